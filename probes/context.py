@@ -1,0 +1,41 @@
+"""Shared, process-wide resources a probe may use (owned by the runtime, never global)."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+
+from monitor.model import TlsClientConfig
+
+
+@dataclass(slots=True)
+class SslContextCache:
+    """Builds each distinct client TLS context once.
+
+    Creating an ``SSLContext`` and loading the system CA store costs milliseconds; at
+    thousands of probes a second that would dominate, so contexts are shared by config.
+    """
+
+    _contexts: dict[tuple[TlsClientConfig, bool], ssl.SSLContext] = field(default_factory=dict)
+
+    def get(self, cfg: TlsClientConfig, *, verify: bool | None = None) -> ssl.SSLContext:
+        """A context for ``cfg``; ``verify=False`` forces an unverified one (for inspection)."""
+        do_verify = (not cfg.insecure_skip_verify) if verify is None else verify
+        key = (cfg, do_verify)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = ssl.create_default_context(cafile=cfg.ca_file)
+            if cfg.cert_file and cfg.key_file:
+                ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
+            if not do_verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            self._contexts[key] = ctx
+        return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeContext:
+    """What every probe function receives besides its target."""
+
+    ssl_contexts: SslContextCache = field(default_factory=SslContextCache)

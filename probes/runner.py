@@ -1,0 +1,48 @@
+"""Run one target's probe: the confirm loop and a last-resort timeout guard."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+
+from monitor.model import Target
+from probes.context import ProbeContext
+from probes.result import REASON_PROTOCOL, REASON_TIMEOUT, ProbeResult, failure
+
+log = logging.getLogger("omniwatch.probe")
+
+# A probe enforces its own timeout; this margin only catches a probe that does not.
+_GUARD_MARGIN_SECONDS = 1.0
+
+
+async def _attempt(probe_fn: object, target: Target, ctx: ProbeContext) -> ProbeResult:
+    start = time.perf_counter()
+    try:
+        return await asyncio.wait_for(
+            probe_fn(target, ctx),  # type: ignore[operator]
+            target.timeout_seconds + _GUARD_MARGIN_SECONDS,
+        )
+    except TimeoutError:
+        return failure(REASON_TIMEOUT, f"no answer within {target.timeout_seconds:g}s",
+                       time.perf_counter() - start)
+    except Exception as exc:  # a bug in a probe must not take the monitor down
+        log.exception("probe_bug", extra={"target": target.name})
+        return failure(REASON_PROTOCOL, f"internal error: {type(exc).__name__}",
+                       time.perf_counter() - start)
+
+
+async def run_target(target: Target, ctx: ProbeContext, probe_fn: object) -> ProbeResult:
+    """Probe ``target``; re-attempt a failure up to ``target.confirm`` times at once.
+
+    The returned result is the last attempt's, with ``attempts`` set to the raw number of
+    attempts made and ``started_at`` to when the first began.
+    """
+    started_at = time.time()
+    attempts = 0
+    while True:
+        result = await _attempt(probe_fn, target, ctx)
+        attempts += 1
+        if result.success or attempts > target.confirm:
+            return dataclasses.replace(result, attempts=attempts, started_at=started_at)
