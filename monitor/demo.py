@@ -1,0 +1,161 @@
+"""``omniwatch demo``: four simulated channel backends and a monitor watching them.
+
+Everything stays on loopback.  The backends behave like the four kinds of day an on-call
+engineer meets: the app is healthy, the website is flaky, the mini-program is slow and
+the branch system has a recurring outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from itertools import count
+
+from aiohttp import web
+
+from monitor.config import parse_config
+from monitor.runtime import Monitor
+from monitor.server import start_server
+
+log = logging.getLogger("omniwatch.demo")
+
+OUTAGE_PERIOD_SECONDS = 60.0
+OUTAGE_SECONDS = 20.0
+
+DEMO_CONFIG = """\
+store: {{sqlite: "{db}"}}
+defaults: {{interval: 5s, timeout: 2s}}
+channels:
+  app:
+    targets:
+      - {{name: app-api, probe: http, url: "http://127.0.0.1:{app}/health",
+         expect: {{status: [200], json: {{status: UP}}, latency: 500ms}}}}
+  website:
+    targets:
+      - {{name: website-home, probe: http, url: "http://127.0.0.1:{web}/",
+         expect: {{status: [200], body_regex: "Welcome", latency: 500ms}}}}
+  miniprogram:
+    targets:
+      - {{name: mini-api, probe: http, url: "http://127.0.0.1:{mini}/api/ping",
+         expect: {{status: [200], latency: 400ms}}}}
+  branch:
+    targets:
+      - {{name: branch-core, probe: http, url: "http://127.0.0.1:{branch}/health",
+         confirm: 1, expect: {{status: [200]}}}}
+      - {{name: branch-gateway, probe: tcp, host: 127.0.0.1, port: {gateway},
+         send: "PING\\r\\n", expect: {{regex: PONG}}}}
+"""
+
+
+def _backends() -> dict[str, web.Application]:
+    started = time.monotonic()
+    web_hits = count()
+    mini_hits = count()
+
+    async def app_health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "UP", "version": "7.3.1"})
+
+    async def website(request: web.Request) -> web.Response:
+        # Every fifth request fails: a flaky load-balancer member.
+        if next(web_hits) % 5 == 4:
+            return web.Response(status=502, text="Bad Gateway")
+        return web.Response(text="<h1>Welcome to Demo Bank</h1>", content_type="text/html")
+
+    async def mini(request: web.Request) -> web.Response:
+        # Alternates between fast and slow: p50 fine, p95 over the latency objective.
+        await asyncio.sleep(0.6 if next(mini_hits) % 3 == 0 else 0.05)
+        return web.json_response({"pong": True})
+
+    async def branch(request: web.Request) -> web.Response:
+        phase = (time.monotonic() - started) % OUTAGE_PERIOD_SECONDS
+        if phase >= OUTAGE_PERIOD_SECONDS - OUTAGE_SECONDS:
+            return web.Response(status=503, text="core banking maintenance")
+        return web.json_response({"status": "UP"})
+
+    apps = {}
+    for name, path, handler in (("app", "/health", app_health), ("web", "/", website),
+                                ("mini", "/api/ping", mini), ("branch", "/health", branch)):
+        a = web.Application()
+        a.router.add_get(path, handler)
+        apps[name] = a
+    return apps
+
+
+async def _gateway(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+        line = await reader.readline()
+        if line.strip() == b"PING":
+            writer.write(b"PONG\r\n")
+            await writer.drain()
+    writer.close()
+
+
+def _summary(monitor: Monitor) -> str:
+    parts = []
+    for st in monitor.state.targets.values():
+        if st.last is None:
+            parts.append(f"{st.target}=pending")
+            continue
+        label = st.last.result_label
+        parts.append(f"{st.target}={label}" + ("" if st.last.success else f"({st.last.reason})"))
+    return " ".join(parts)
+
+
+async def run_demo(host: str, port: int, duration: float | None, db: str) -> int:
+    """Start the backends and a monitor; stop everything on Ctrl-C or after ``duration``."""
+    runners: list[web.AppRunner] = []
+    ports: dict[str, int] = {}
+    for name, app in _backends().items():
+        r = web.AppRunner(app, access_log=None, handle_signals=False)
+        await r.setup()
+        site = web.TCPSite(r, "127.0.0.1", 0)
+        await site.start()
+        ports[name] = r.addresses[0][1]
+        runners.append(r)
+    gateway = await asyncio.start_server(_gateway, "127.0.0.1", 0)
+    ports["gateway"] = gateway.sockets[0].getsockname()[1]
+
+    config = parse_config(DEMO_CONFIG.format(db=db, **ports), file="<demo>")
+    monitor = Monitor(config)
+    try:
+        server, bound = await start_server(monitor, host, port)
+    except OSError as exc:
+        print(f"omniwatch demo: cannot listen on {host}:{port}: {exc.strerror}; "
+              "try --listen 127.0.0.1:0", file=sys.stderr)
+        for r in runners:
+            await r.cleanup()
+        gateway.close()
+        return 2
+    monitor.start()
+    print(f"omniwatch demo: watching 4 channels ({len(config.targets)} targets) on loopback\n"
+          f"  metrics:  http://{host}:{bound}/metrics\n"
+          f"  status:   http://{host}:{bound}/\n"
+          f"  one-shot: http://{host}:{bound}/probe?target=app-api\n"
+          "Ctrl-C to stop.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    deadline = None if duration is None else loop.time() + duration
+    try:
+        while not stop.is_set():
+            wait = 10.0 if deadline is None else min(10.0, deadline - loop.time())
+            if wait <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            print(time.strftime("%H:%M:%S ") + _summary(monitor), flush=True)
+    finally:
+        await monitor.stop()
+        await server.cleanup()
+        for r in runners:
+            await r.cleanup()
+        gateway.close()
+        await gateway.wait_closed()
+        print("omniwatch demo: stopped", flush=True)
+    return 0

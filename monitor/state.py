@@ -1,0 +1,94 @@
+"""What the monitor has observed so far, kept in memory for scrapes and the API.
+
+One :class:`ProbeState` per process, owned by the runtime and passed to the collectors;
+nothing here is global.  Updates are plain attribute writes on the event loop thread;
+a scrape reads a consistent enough snapshot without locks because both run there.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+
+from probes.result import ProbeResult
+
+# Probe duration histogram bounds (seconds).  Few buckets on purpose: with 10,000
+# targets every bound is 10,000 series.
+DURATION_BUCKETS: tuple[float, ...] = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Scheduler lateness bounds (seconds): how long after its slot a probe really started.
+LATENESS_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+
+@dataclass(slots=True)
+class Histogram:
+    """Cumulative-on-read histogram counts for fixed upper bounds."""
+
+    bounds: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)  # one per bound, plus +Inf
+    total: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = [0] * (len(self.bounds) + 1)
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> list[int]:
+        """Counts per bound as Prometheus wants them: ``le`` buckets then +Inf."""
+        out, running = [], 0
+        for c in self.counts:
+            running += c
+            out.append(running)
+        return out
+
+
+@dataclass(slots=True)
+class TargetState:
+    """Everything observed for one target since the process started."""
+
+    channel: str
+    target: str
+    kind: str
+    last: ProbeResult | None = None
+    results: Counter[tuple[str, str]] = field(default_factory=Counter)  # (result, reason)
+    attempts: int = 0
+    duration: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
+    # Bumped on every observation; the exposition cache is keyed on it.
+    version: int = 0
+    rendered: tuple[int, tuple[str, ...]] | None = None
+
+
+@dataclass(slots=True)
+class ProbeState:
+    """Per-target state plus scheduler health, keyed by target name."""
+
+    targets: dict[str, TargetState] = field(default_factory=dict)
+    lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS))
+    in_flight: int = 0
+    skipped_busy: int = 0
+
+    def ensure(self, channel: str, target: str, kind: str) -> TargetState:
+        """The state for ``target``, created (or re-homed after a reload) as needed."""
+        st = self.targets.get(target)
+        if st is None or st.channel != channel or st.kind != kind:
+            st = TargetState(channel=channel, target=target, kind=kind)
+            self.targets[target] = st
+        return st
+
+    def retain(self, names: set[str]) -> None:
+        """Forget targets no longer configured, so their series disappear."""
+        for name in list(self.targets):
+            if name not in names:
+                del self.targets[name]
+
+    def observe(self, channel: str, target: str, kind: str, result: ProbeResult) -> None:
+        """Fold one final probe result into the target's state."""
+        st = self.ensure(channel, target, kind)
+        st.last = result
+        st.results[(result.result_label, result.reason)] += 1
+        st.attempts += result.attempts
+        st.duration.observe(result.duration_seconds)
+        st.version += 1

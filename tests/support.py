@@ -1,0 +1,20 @@
+"""Shared test fixtures: real local servers, and the skip-or-fail rule for services."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip when a needed server or binary is absent; under ``CI=true`` fail instead.
+
+    CI installs and starts everything the suite needs, so there a missing service is a
+    broken pipeline, not a reason to go green.
+    """
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
