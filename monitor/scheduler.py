@@ -10,6 +10,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -105,7 +106,11 @@ class ProbeScheduler:
         if job is None:
             return
         interval, anchor = job
-        await self._run(name, slot_time(time.time(), anchor, interval))
+        try:
+            await self._run(name, slot_time(time.time(), anchor, interval))
+        except asyncio.CancelledError:
+            # Shutdown cancels runs in flight; that is not a job error worth a traceback.
+            return
 
     @property
     def job_count(self) -> int:

@@ -1,0 +1,109 @@
+"""Values as omniwatch configuration spells them: durations, objectives, paths.
+
+Pure functions, shared by the loader, the messages and anything that prints config back
+(the CLI, the status page).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from fractions import Fraction
+from typing import Any
+
+PathT = tuple[str | int, ...]
+
+TOP_LEVEL = "(top level)"
+# Kept equal to the pattern of "#/$defs/duration" in the schema (a test checks it).
+DURATION_PATTERN = (
+    r"^(?=[0-9])([0-9]+(\.[0-9]+)?w)?([0-9]+(\.[0-9]+)?d)?([0-9]+(\.[0-9]+)?h)?"
+    r"([0-9]+(\.[0-9]+)?m)?([0-9]+(\.[0-9]+)?s)?([0-9]+(\.[0-9]+)?ms)?$"
+)
+_DURATION = re.compile(DURATION_PATTERN)
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds in ``value``: ``"1h30m"`` → 5400.0, ``"500ms"`` → 0.5; a number is seconds.
+
+    Units go from largest to smallest, each at most once (w, d, h, m, s, ms).
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{show(value)} is not a duration (use e.g. 500ms, 30s, 5m, 1h30m, 7d)")
+    if not isinstance(value, str):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{value} is not a duration (use e.g. 500ms, 30s, 5m, 1h30m, 7d)")
+        return float(value)
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration (use e.g. 500ms, 30s, 5m, 1h30m, 7d)")
+    total_ms = sum(
+        (Fraction(m.group(1)) * _UNIT_MS[m.group(2)] for m in _DURATION_PART.finditer(value)),
+        Fraction(0),
+    )
+    return float(total_ms / 1000)
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest spelling of ``seconds`` (to the millisecond): 5400 → ``"1h30m"``."""
+    ms, out = round(seconds * 1000), ""
+    for unit in ("d", "h", "m", "s", "ms"):
+        n, ms = divmod(ms, _UNIT_MS[unit])
+        out += f"{n}{unit}" if n else ""
+    return out or "0s"
+
+
+def parse_objective(value: str | float) -> float:
+    """The ratio in ``value``: ``"99.9%"`` → 0.999, ``0.999`` → 0.999; strictly in (0, 1)."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
+            raise ValueError(f"{value!r} is not an objective (use e.g. 99.9% or 0.999)")
+        ratio = float(Fraction(value[:-1]) / 100)
+        if not 0.0 < ratio < 1.0:
+            raise ValueError(
+                f"{value!r} is not an objective: it must lie strictly between 0% and 100%"
+            )
+        return ratio
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{show(value)} is not an objective (use e.g. 99.9% or 0.999)")
+    if not 0.0 < value < 1.0:
+        hint = f" (write {value}% for a percentage)" if 1 < value < 100 else ""
+        raise ValueError(
+            f"{value} is not an objective: a ratio must lie strictly between 0 and 1{hint}"
+        )
+    return float(value)
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``("channels", "app", "targets", 2, "url")`` → ``channels.app.targets[2].url``.
+
+    Keys other than letters, digits, ``_`` and ``-`` are quoted: ``headers["a.b"]``; the
+    empty path is ``(top level)``.
+    """
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+    return out or TOP_LEVEL
+
+
+def show(value: Any) -> str:
+    """``value`` as a short phrase: strings quoted, YAML spellings, collections by kind."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
