@@ -1,0 +1,139 @@
+"""Pure checks of an HTTP response against :class:`monitor.model.HttpExpect`.
+
+No I/O and no clocks: the http probe reads the response, these functions judge it.
+Every check returns ``None`` when the expectation holds, otherwise a
+``(reason, message)`` pair whose reason is one of :data:`probes.result.REASONS`.
+Messages name what failed (a status, a JSON path, a schema keyword) but never echo a
+body value or a header value: bodies may carry personal data and tokens.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+# No stubs ship with jsonschema; tolerate types-jsonschema being installed later.
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped, unused-ignore]
+
+from monitor.model import HttpExpect
+from probes.result import REASON_BODY_MISMATCH, REASON_HTTP_STATUS, REASON_SCHEMA_MISMATCH
+
+Failure = tuple[str, str]
+
+_MISSING: Final = object()
+
+
+def status_ok(status: int, expected: Sequence[int]) -> bool:
+    """True when ``status`` is in ``expected``, or is 2xx when ``expected`` is empty."""
+    if expected:
+        return status in expected
+    return 200 <= status < 300
+
+
+def check_status(status: int, expected: Sequence[int]) -> Failure | None:
+    """An ``http_status`` failure unless :func:`status_ok`."""
+    if status_ok(status, expected):
+        return None
+    wanted = ", ".join(str(s) for s in expected) if expected else "2xx"
+    return REASON_HTTP_STATUS, f"status {status}, expected {wanted}"
+
+
+def decode_text(body: bytes, charset: str | None) -> str:
+    """``body`` as text in its declared charset (UTF-8 when absent or unknown).
+
+    Undecodable bytes become U+FFFD so a hostile body cannot make a regex check raise.
+    """
+    encoding = "utf-8"
+    if charset:
+        with contextlib.suppress(LookupError):
+            encoding = codecs.lookup(charset).name
+    return body.decode(encoding, errors="replace")
+
+
+def lookup(document: Any, path: str) -> Any:
+    """The value at a dotted ``path`` ("data.items.0.state") in a JSON document.
+
+    A segment indexes an object by key, or an array by a non-negative integer.
+    Returns a private sentinel (never ``None``, which is a real JSON value) when the
+    path does not exist; :func:`check_json_fields` turns that into a failure.
+    """
+    node = document
+    for segment in path.split("."):
+        if isinstance(node, Mapping):
+            if segment not in node:
+                return _MISSING
+            node = node[segment]
+        elif isinstance(node, list):
+            if not segment.isdigit() or int(segment) >= len(node):
+                return _MISSING
+            node = node[int(segment)]
+        else:
+            return _MISSING
+    return node
+
+
+def same_json_value(actual: Any, expected: Any) -> bool:
+    """Equality as a config author means it: ``1 == 1.0``, but ``true`` is not ``1``.
+
+    Python's ``True == 1`` would let ``{"up": 1}`` pass on ``{"up": true}``.
+    """
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return isinstance(actual, bool) and isinstance(expected, bool) and actual == expected
+    return bool(actual == expected)
+
+
+def check_json_fields(document: Any, fields: Mapping[str, Any]) -> Failure | None:
+    """A ``body_mismatch`` for the first dotted path that is absent or unequal."""
+    for path, expected in fields.items():
+        actual = lookup(document, path)
+        if actual is _MISSING:
+            return REASON_BODY_MISMATCH, f"json field {path} is missing"
+        if not same_json_value(actual, expected):
+            return REASON_BODY_MISMATCH, f"json field {path} has an unexpected value"
+    return None
+
+
+def check_schema(document: Any, schema: Mapping[str, Any]) -> Failure | None:
+    """A ``schema_mismatch`` naming the best-matching error's location and keyword.
+
+    The schema itself is assumed valid: configuration loading checks it once, so it is
+    not re-checked on every probe.
+    """
+    validator_cls = jsonschema.validators.validator_for(schema)
+    error = best_match(validator_cls(schema).iter_errors(document))
+    if error is None:
+        return None
+    return REASON_SCHEMA_MISMATCH, f"body fails schema at {error.json_path}: {error.validator}"
+
+
+def check_body(body: bytes, charset: str | None, expect: HttpExpect) -> Failure | None:
+    """Every body expectation in a fixed order: regex, not-regex, JSON fields, schema.
+
+    The body is decoded only when a regex needs text and parsed only when a JSON check
+    needs a document, so a target with no body expectations costs nothing here.
+    """
+    if expect.body_regex is not None or expect.body_not_regex is not None:
+        text = decode_text(body, charset)
+        if expect.body_regex is not None and re.search(expect.body_regex, text) is None:
+            return REASON_BODY_MISMATCH, "body does not match body_regex"
+        if expect.body_not_regex is not None and re.search(expect.body_not_regex, text):
+            return REASON_BODY_MISMATCH, "body matches body_not_regex"
+    if not expect.json and expect.json_schema is None:
+        return None
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        reason = REASON_BODY_MISMATCH if expect.json else REASON_SCHEMA_MISMATCH
+        return reason, "body is not valid JSON"
+    if expect.json:
+        failed = check_json_fields(document, expect.json)
+        if failed is not None:
+            return failed
+    if expect.json_schema is not None:
+        return check_schema(document, expect.json_schema)
+    return None
