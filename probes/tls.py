@@ -1,14 +1,207 @@
-"""The ``tls``  probe (placeholder until implemented)."""
+"""The ``tls`` probe: certificate chain, host name and expiry of a TLS endpoint.
+
+A ``tls`` target (:class:`~monitor.model.TlsSpec`) passes when, within
+``target.timeout_seconds``, a handshake with ``host:port`` verifies the chain (system CAs,
+or ``tls.ca_file``) and the host name (``tls.server_name``, else ``host``), and the leaf
+certificate stays valid for at least ``min_valid_seconds`` more.
+``insecure_skip_verify`` skips the chain and name checks only: expiry and ``min_valid``
+still apply, since watching expiry is what this probe is for.
+
+``cert_expiry_timestamp`` is the presented leaf's ``notAfter``, reported even when
+verification fails (as blackbox_exporter reports the presented chain): an expired or
+untrusted certificate is exactly when on-call needs the date.  On a verification failure
+the probe makes a second, unverified handshake within the same deadline to read it.  We
+do not instead handshake unverified and verify by hand: Python 3.11's ssl verifies a chain
+only inside a handshake, ``cryptography`` is not a runtime dependency, and a home-made chain
+and name check would be weaker than OpenSSL's.
+The second connection costs only failing targets.
+
+Reasons: ``dns``, ``connect_refused``, ``connect_error`` and ``timeout`` as for ``tcp``;
+``tls`` when the handshake fails (invalid chain, host name mismatch, expired: the message
+is OpenSSL's) or the leaf expires within ``min_valid_seconds`` (the message gives days left);
+``protocol`` when the presented certificate cannot be decoded.
+
+Phases: ``dns`` (only for a host name), ``connect``, ``tls``.  Details: ``subject_cn``,
+``issuer_cn``, ``tls_version``, ``cipher``, ``address``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import ssl
 import time
+from dataclasses import dataclass
 
-from monitor.model import Target
+from monitor.model import Target, TlsSpec
 from probes.context import ProbeContext
-from probes.result import REASON_PROTOCOL, ProbeResult, failure
+from probes.result import REASON_PROTOCOL, REASON_TLS, ProbeResult
+from probes.tcp import (
+    Connection,
+    PhaseClock,
+    ProbeFailure,
+    connect,
+    failed,
+    succeeded,
+    timed_out,
+)
+
+_DAY_SECONDS = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class LeafCertificate:
+    """What the probe reports about the certificate a server presented."""
+
+    not_after_timestamp: float
+    subject_cn: str
+    issuer_cn: str
+
+    def details(self) -> dict[str, str]:
+        """The certificate's names as result details."""
+        return {"subject_cn": self.subject_cn, "issuer_cn": self.issuer_cn}
+
+
+def presented_certificate(conn: Connection) -> LeafCertificate | None:
+    """The leaf the peer presented over TLS, verified or not; None if there is none."""
+    ssl_object = conn.writer.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if der is None:
+        return None
+    try:
+        return leaf_certificate(der)
+    except ValueError:
+        return None
+
+
+def expiry_problem(not_after: float, now: float, min_valid_seconds: float) -> str | None:
+    """Why a certificate expiring at ``not_after`` fails at ``now``, or None if it passes."""
+    left = not_after - now
+    if left <= 0:
+        return f"certificate expired {abs(left) / _DAY_SECONDS:.1f} days ago"
+    if left < min_valid_seconds:
+        return (f"certificate expires in {left / _DAY_SECONDS:.1f} days, less than the "
+                f"required {min_valid_seconds / _DAY_SECONDS:g} days")
+    return None
 
 
 async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
-    """Not implemented yet: always a protocol failure."""
-    return failure(REASON_PROTOCOL, "tls probe not implemented", 0.0, started_at=time.time())
+    """Handshake with a ``tls`` target and check its certificate; never raises for the peer."""
+    spec = target.spec
+    if not isinstance(spec, TlsSpec):
+        raise TypeError(f"tls probe given a {type(spec).__name__}")
+    clock = PhaseClock()
+    server_name = spec.tls_config.server_name or spec.host
+    deadline = asyncio.get_running_loop().time() + target.timeout_seconds
+    try:
+        async with asyncio.timeout_at(deadline):
+            conn = await connect(spec.host, spec.port, clock,
+                                 ssl_context=ctx.ssl_contexts.get(spec.tls_config),
+                                 server_hostname=server_name)
+    except TimeoutError:
+        return timed_out(target, clock)
+    except ProbeFailure as exc:
+        leaf = None
+        if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+            leaf = await _unverified_look(spec, ctx, server_name, deadline)
+        if leaf is None:
+            return failed(exc, clock)
+        return failed(exc, clock, cert_expiry_timestamp=leaf.not_after_timestamp,
+                      details=leaf.details())
+    try:
+        leaf = presented_certificate(conn)
+        details = conn.details()
+    finally:
+        conn.abort()
+    if leaf is None:
+        return failed(ProbeFailure(REASON_PROTOCOL, "the server's certificate could not be "
+                                                    "decoded"), clock, details=details)
+    details.update(leaf.details())
+    extra = {"cert_expiry_timestamp": leaf.not_after_timestamp, "details": details}
+    problem = expiry_problem(leaf.not_after_timestamp, time.time(), spec.min_valid_seconds)
+    if problem is not None:
+        return failed(ProbeFailure(REASON_TLS, problem), clock, **extra)
+    return succeeded(target, clock, **extra)
+
+
+async def _unverified_look(spec: TlsSpec, ctx: ProbeContext, server_name: str,
+                           deadline: float) -> LeafCertificate | None:
+    """The leaf the server presents, fetched without verification; None if that fails too."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            conn = await connect(spec.host, spec.port, PhaseClock(),
+                                 ssl_context=ctx.ssl_contexts.get(spec.tls_config, verify=False),
+                                 server_hostname=server_name)
+    except (TimeoutError, ProbeFailure):
+        return None
+    try:
+        return presented_certificate(conn)
+    finally:
+        conn.abort()
+
+
+# --- the few DER fields the probe reports ---------------------------------------------
+# Python 3.11's ssl module decodes a certificate only once it is verified; an unverified
+# one (insecure_skip_verify, or the second look after a failure) comes back as DER bytes.
+_SEQUENCE, _OID, _UTC_TIME, _GENERALIZED_TIME, _BMP_STRING = 0x30, 0x06, 0x17, 0x18, 0x1E
+_EXPLICIT_VERSION = 0xA0
+_OID_COMMON_NAME = b"\x55\x04\x03"  # 2.5.4.3
+
+
+def der_elements(data: bytes) -> list[tuple[int, bytes]]:
+    """The ``(tag, content)`` of each DER element laid end to end in ``data``."""
+    elements: list[tuple[int, bytes]] = []
+    pos = 0
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise ValueError("truncated DER header")
+        tag, length = data[pos], data[pos + 1]
+        pos += 2
+        if length & 0x80:
+            size = length & 0x7F
+            if not 0 < size <= 4 or pos + size > len(data):
+                raise ValueError("bad DER length")
+            length = int.from_bytes(data[pos:pos + size], "big")
+            pos += size
+        if pos + length > len(data):
+            raise ValueError("truncated DER element")
+        elements.append((tag, data[pos:pos + length]))
+        pos += length
+    return elements
+
+
+def leaf_certificate(der: bytes) -> LeafCertificate:
+    """The expiry and common names of a DER X.509 certificate; ValueError if malformed."""
+    try:
+        ((cert_tag, cert),) = der_elements(der)
+        tbs_tag, tbs = der_elements(cert)[0]
+        # serial, signature algorithm, issuer, validity, subject (after the optional version)
+        fields = [e for e in der_elements(tbs) if e[0] != _EXPLICIT_VERSION]
+        issuer, validity, subject = fields[2], fields[3], fields[4]
+        not_after = der_elements(validity[1])[1]
+    except (IndexError, ValueError) as exc:  # too few elements, or too many
+        raise ValueError(f"not an X.509 certificate ({exc})") from None
+    if {cert_tag, tbs_tag, issuer[0], validity[0], subject[0]} != {_SEQUENCE}:
+        raise ValueError("not an X.509 certificate")
+    return LeafCertificate(_der_time(*not_after), _common_name(subject[1]),
+                           _common_name(issuer[1]))
+
+
+def _der_time(tag: int, content: bytes) -> float:
+    text = content.decode("ascii")
+    if tag == _UTC_TIME:  # RFC 5280: a two-digit year of 50 or more is 19xx
+        text = ("19" if int(text[:2]) >= 50 else "20") + text
+    elif tag != _GENERALIZED_TIME:
+        raise ValueError("bad certificate time")
+    moment = dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _common_name(name: bytes) -> str:
+    for _, rdn in der_elements(name):
+        for _, attribute in der_elements(rdn):
+            (oid_tag, oid), (value_tag, value) = der_elements(attribute)
+            if oid_tag == _OID and oid == _OID_COMMON_NAME:
+                codec = "utf-16-be" if value_tag == _BMP_STRING else "utf-8"
+                return value.decode(codec, errors="replace")
+    return ""
