@@ -27,7 +27,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import Nginx, cpu_seconds, free_port, need, rss_bytes, wait_http  # noqa: E402
+from _procs import Nginx, cpu_seconds, free_port, need, rss_bytes, wait_http
 
 
 def scrape(port: int) -> tuple[float, dict[str, list[tuple[dict[str, str], float]]]]:
@@ -136,10 +136,9 @@ def bench_scale(workdir: Path, nginx_port: int, n: int, seconds: float) -> dict[
             took, samples = scrape(port)
             renders.append(took)
             time.sleep(1)
-        buckets = sorted(
-            (float(lbl["le"]), v) for lbl, v in samples["omniwatch_scheduler_lateness_seconds_bucket"])
-        before = dict(
-            (float(lbl["le"]), v) for lbl, v in s0["omniwatch_scheduler_lateness_seconds_bucket"])
+        name = "omniwatch_scheduler_lateness_seconds_bucket"
+        buckets = sorted((float(lbl["le"]), v) for lbl, v in samples[name])
+        before = {float(lbl["le"]): v for lbl, v in s0[name]}
         window = [(le, v - before.get(le, 0.0)) for le, v in buckets]
         count = window[-1][1]
         p99_bound = next(le for le, v in window if v >= 0.99 * count)

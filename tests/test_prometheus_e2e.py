@@ -77,7 +77,8 @@ def test_prometheus_scrapes_omniwatch(tmp_path: Path) -> None:
                 failing = _query(prom_port, 'omniwatch_probes_total{result="failure"}')
                 assert {r["metric"]["reason"] for r in failing} == {"http_status"}  # type: ignore[index]
                 build = _query(prom_port, "omniwatch_build_info")
-                assert build and build[0]["metric"]["version"]  # type: ignore[index]
+                assert build
+                assert build[0]["metric"]["version"]
             finally:
                 prom.send_signal(signal.SIGTERM)
                 prom.wait(20)
