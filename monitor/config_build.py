@@ -255,7 +255,9 @@ class Builder:
         exp = raw.get("expect", {})
         answers = exp.get("answers", [])
         for i, answer in enumerate(answers):
-            self.regex(answer, (*path, "expect", "answers", i))
+            # An entry is a record's exact text, or a regular expression after a "~".
+            if answer.startswith("~"):
+                self.regex(answer[1:], (*path, "expect", "answers", i))
         return DnsSpec(
             query_name=raw["query"],
             record_type=raw.get("record_type", "A"),
