@@ -2,7 +2,8 @@
 
 * :func:`http_server` runs an ``aiohttp.web`` application (optionally over TLS).
 * :func:`raw_server` runs a bare asyncio socket server for hostile peers: garbage,
-  half answers, hangs, resets.  It counts the connections it accepted.
+  half answers, hangs, resets.  It counts the connections it accepted;
+  :func:`canned_server` is one that answers every request with fixed bytes.
 * :func:`closed_port` is a port that was bound and released, so nothing listens.
 * :class:`Pki` issues ``trustme`` certificates and writes the PEM files a
   :class:`monitor.model.TlsClientConfig` points at.
@@ -99,6 +100,24 @@ async def raw_server(handler: RawHandler) -> AsyncIterator[RawServer]:
         for writer in writers:
             writer.close()
         await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def canned_server(answer: bytes) -> AsyncIterator[RawServer]:
+    """A :func:`raw_server` answering each request with ``answer`` verbatim.
+
+    The head of every request it read is kept in ``received``, in order.
+    """
+    heads: list[bytes] = []
+
+    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await read_request_head(reader))
+        writer.write(answer)
+        await writer.drain()
+
+    async with raw_server(respond) as server:
+        server.received = heads
+        yield server
 
 
 async def read_request_head(reader: asyncio.StreamReader) -> bytes:

@@ -1,11 +1,18 @@
-"""The http probe against real local servers: aiohttp apps, raw sockets and trustme TLS."""
+"""The http probe against real local servers: aiohttp apps, raw sockets and trustme TLS.
+
+The pure helpers of its HTTP/1.1 client (request bytes, redirects, cookies, error
+classification) are tested directly at the end.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
+import socket
 import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,16 +20,20 @@ from typing import Any
 import pytest
 import trustme
 from aiohttp import web
+from yarl import URL
 
 from monitor.model import HttpExpect, HttpSpec, Target, TlsClientConfig
 from probes import PROBES, http
 from probes import _http_expect as expect
+from probes import _http_request as req
+from probes._http_errors import BAD_BODY, ProtocolError, classify
 from probes._x509 import not_after_timestamp
 from probes.context import ProbeContext
 from probes.result import PHASES, REASONS, ProbeResult
 from probes.runner import run_target
 from tests.servers import (
     Pki,
+    canned_server,
     closed_port,
     http_server,
     raw_server,
@@ -97,10 +108,21 @@ def make_app() -> web.Application:
     async def to_ftp(_: web.Request) -> web.Response:
         raise web.HTTPFound("ftp://127.0.0.1/file")
 
+    async def to_echo(request: web.Request) -> web.Response:
+        code = int(request.match_info["code"])
+        await request.read()
+        return web.Response(status=code, headers={"Location": "/echo?hop=1"})
+
+    async def set_cookie(_: web.Request) -> web.Response:
+        response = web.Response(status=302, headers={"Location": "/echo"})
+        response.set_cookie("session", "abc", path="/")
+        response.set_cookie("other", "x", path="/elsewhere")
+        return response
+
     async def echo(request: web.Request) -> web.Response:
         seen.append(
             {"method": request.method, "headers": dict(request.headers),
-             "body": await request.text()}
+             "body": await request.text(), "path_qs": request.path_qs}
         )
         return web.Response(text="echoed")
 
@@ -139,6 +161,8 @@ def make_app() -> web.Application:
     app.router.add_get("/redirect/{n}", redirect)
     app.router.add_get("/loop", loop)
     app.router.add_get("/to-ftp", to_ftp)
+    app.router.add_route("*", "/to-echo/{code}", to_echo)
+    app.router.add_get("/set-cookie", set_cookie)
     app.router.add_get("/go", go)
     app.router.add_route("*", "/echo", echo)
     app.router.add_get("/sized/{n}", sized)
@@ -389,6 +413,44 @@ async def test_redirect_to_non_http_scheme_is_protocol(base: str) -> None:
     assert result.reason == "protocol"
 
 
+@pytest.mark.parametrize(
+    ("code", "method", "body"),
+    [
+        (303, "GET", ""),
+        (302, "GET", ""),
+        (301, "GET", ""),
+        (307, "POST", "payload"),
+        (308, "POST", "payload"),
+    ],
+)
+async def test_redirect_after_post(
+    base: str, app: web.Application, code: int, method: str, body: str
+) -> None:
+    t = target(f"{base}/to-echo/{code}", method="POST", body="payload")
+    result = await run(t)
+    assert result.success, result.message
+    (seen,) = app[SEEN]
+    assert (seen["method"], seen["body"], seen["path_qs"]) == (method, body, "/echo?hop=1")
+
+
+async def test_cookies_follow_the_redirect_chain(base: str, app: web.Application) -> None:
+    result = await run(target(f"{base}/set-cookie"))
+    assert result.success, result.message
+    assert app[SEEN][0]["headers"]["Cookie"] == "session=abc"  # not the /elsewhere one
+
+
+async def test_credentials_stay_with_the_configured_origin(app: web.Application) -> None:
+    other = make_app()
+    async with http_server(app) as first, http_server(other) as second:
+        headers = (("Authorization", "Bearer s3cr3t"), ("Host", "vhost.test"), ("X-Channel", "web"))
+        result = await run(target(f"{first}/go?to={second}/echo", headers=headers))
+    assert result.success, result.message
+    (seen,) = other[SEEN]
+    assert "Authorization" not in seen["headers"]
+    assert seen["headers"]["Host"] == second.removeprefix("http://")
+    assert seen["headers"]["X-Channel"] == "web"
+
+
 # --- body size -------------------------------------------------------------------------
 
 
@@ -419,6 +481,84 @@ async def test_endless_body_is_too_large_quickly(base: str) -> None:
     assert result.reason == "too_large"
     assert time.perf_counter() - begin < 1.0
     assert result.phases["transfer"] > 0
+
+
+@pytest.mark.parametrize("wrapped", [True, False])
+async def test_deflate_bodies_are_decoded(wrapped: bool) -> None:
+    compressor = zlib.compressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+    data = compressor.compress(b'{"status": "UP"}') + compressor.flush()
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %d\r\n\r\n"
+    async with canned_server(head % len(data) + data) as server:
+        result = await run(target(server.url, expect=HttpExpect(json={"status": "UP"})))
+    assert result.success, result.message
+
+
+async def test_a_compression_bomb_costs_only_the_cap() -> None:
+    data = gzip.compress(b"\0" * 50_000_000)  # about 50 kB on the wire
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+    async with canned_server(head % len(data) + data) as server:
+        begin = time.process_time()
+        result = await run(target(server.url, max_body_bytes=1000))
+        assert time.process_time() - begin < 0.1  # inflating 50 MB would take longer
+    assert (result.reason, result.message) == ("too_large", "body exceeds 1000 bytes")
+
+
+async def test_corrupt_gzip_is_protocol() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 8\r\n\r\nnot gzip"
+    async with canned_server(answer) as server:
+        result = await run(target(server.url))
+    assert result.reason == "protocol"
+    assert result.message == f"malformed or truncated body from 127.0.0.1:{server.port}"
+
+
+async def test_chunked_body_with_trailers_and_a_charset() -> None:
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: text/plain; charset=latin-1\r\n\r\n"
+        b"3\r\nall\r\n5\r\n caf\xe9\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    )
+    async with canned_server(answer) as server:
+        result = await run(target(server.url, expect=HttpExpect(body_regex="^all café$")))
+    assert result.success, result.message
+
+
+async def test_a_body_delimited_by_the_close() -> None:
+    answer = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall systems nominal"
+    async with canned_server(answer) as server:
+        result = await run(target(server.url, expect=HttpExpect(body_regex="nominal$")))
+    assert result.success, result.message
+
+
+async def test_interim_responses_are_skipped() -> None:
+    answer = (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    )
+    async with canned_server(answer) as server:
+        result = await run(target(server.url, expect=HttpExpect(body_regex="^ok$")))
+    assert (result.success, result.status_code) == (True, 200), result.message
+
+
+@pytest.mark.parametrize(
+    ("method", "answer"),
+    [
+        ("GET", b"HTTP/1.1 204 No Content\r\nContent-Length: 50\r\n\r\n"),
+        ("GET", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n"),
+        ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n"),
+    ],
+)
+async def test_no_body_is_awaited_where_none_follows(method: str, answer: bytes) -> None:
+    async def answer_and_hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(answer)
+        await writer.drain()
+        await asyncio.sleep(60)  # would stall a client waiting for 50 body bytes
+
+    expected = HttpExpect(status=(204, 304, 200))
+    async with raw_server(answer_and_hold) as server:
+        result = await run(target(server.url, method=method, timeout=2, expect=expected))
+    assert result.success, result.message
+    assert result.duration_seconds < 1
 
 
 # --- hostile and absent peers ---------------------------------------------------------------
@@ -502,7 +642,22 @@ async def test_broken_answers_are_protocol_and_not_retried(answer: bytes) -> Non
     async with raw_server(broken) as server:
         result = await run(target(server.url))
         assert result.reason == "protocol", result.message
-        assert server.connections == 1  # aiohttp's silent retry is off
+        assert server.connections == 1  # one connection per probe: nothing is re-sent
+
+
+@pytest.mark.parametrize(
+    ("scheme", "reasons"),
+    [("http", ("connect_error", "protocol")), ("https", ("tls",))],
+)
+async def test_a_peer_that_hangs_up_at_once(scheme: str, reasons: tuple[str, ...]) -> None:
+    async def hang_up(_r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.transport.close()
+
+    async with raw_server(hang_up) as server:
+        result = await run(target(server.url.replace("http", scheme, 1)))
+    # Plain http sees a reset (the request went unread) or, if it loses the race, a
+    # close before any response; a close during a handshake is always ``tls``.
+    assert result.reason in reasons, result.message
 
 
 async def test_every_probe_opens_a_new_connection() -> None:
@@ -517,6 +672,59 @@ async def test_every_probe_opens_a_new_connection() -> None:
         for _ in range(3):
             assert (await run(target(server.url), ctx)).success
         assert server.connections == 3
+
+
+async def test_the_request_on_the_wire() -> None:
+    async with canned_server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") as server:
+        result = await run(target(f"{server.url}a b/ü?q=1 2&x=ä"))
+    assert result.success, result.message
+    (head,) = server.received
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"GET /a%20b/%C3%BC?q=1+2&x=%C3%A4 HTTP/1.1"
+    assert sorted(lines[1:-2]) == sorted([
+        b"Accept: */*",
+        b"Accept-Encoding: gzip, deflate",
+        b"Connection: close",
+        f"Host: 127.0.0.1:{server.port}".encode(),
+        b"User-Agent: " + http.USER_AGENT.encode(),
+    ])
+
+
+async def test_a_header_that_would_smuggle_another_is_never_sent() -> None:
+    async with canned_server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") as server:
+        result = await run(target(server.url, headers=(("X-A", "1\r\nX-Injected: 2"),)))
+        assert server.connections == 0
+    assert result.reason == "protocol"
+    assert "X-Injected" not in result.message
+
+
+async def test_an_endless_head_is_protocol_quickly() -> None:
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Flood: ")
+        while True:
+            writer.write(b"a" * 16384)
+            await writer.drain()
+
+    async with raw_server(flood) as server:
+        begin = time.perf_counter()
+        result = await run(target(server.url, timeout=5))
+    assert result.reason == "protocol"
+    assert time.perf_counter() - begin < 1.0
+
+
+async def test_a_reset_during_the_body_is_connect_error() -> None:
+    async def reset_midway(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        reset_connection(writer)
+
+    async with raw_server(reset_midway) as server:
+        result = await run(target(server.url))
+    assert result.reason == "connect_error"
+    assert "reset" in result.message
 
 
 # --- TLS -----------------------------------------------------------------------------------
@@ -658,3 +866,174 @@ def test_not_after_timestamp_reads_trustme_certificates() -> None:
         assert not_after_timestamp(der) == not_after.timestamp()
     assert not_after_timestamp(b"") is None
     assert not_after_timestamp(b"\x30\x82\xff\xff") is None
+
+
+def test_endpoint() -> None:
+    assert req.endpoint(URL("http://127.0.0.1:8080/a?b=c")) == req.Endpoint(
+        False, "127.0.0.1", 8080, b"127.0.0.1:8080", b"/a?b=c"
+    )
+    assert req.endpoint(URL("HTTPS://Bücher.example")) == req.Endpoint(
+        True, "xn--bcher-kva.example", 443, b"xn--bcher-kva.example", b"/"
+    )
+    assert req.endpoint(URL("http://[::1]:81/")).authority == b"[::1]:81"
+    for bad in ("ftp://h.test/", "/relative"):
+        with pytest.raises(ValueError, match=r"not an HTTP URL|without a host"):
+            req.endpoint(URL(bad))
+
+
+def _request(method: str, url: str, *args: Any) -> bytes:
+    parsed = URL(url)
+    return req.build_request(method, parsed, req.endpoint(parsed), *args)
+
+
+def test_build_request_defaults() -> None:
+    assert _request("GET", "http://h.test/p?q=1", (), None) == (
+        b"GET /p?q=1 HTTP/1.1\r\nHost: h.test\r\nUser-Agent: omniwatch-probe/0.1\r\n"
+        b"Accept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n"
+    )
+
+
+def test_build_request_configured_headers_win_but_framing_is_the_probes() -> None:
+    headers = (
+        ("user-agent", "custom/1"),
+        ("Host", "vhost.test"),
+        ("Content-Length", "999"),
+        ("Connection", "keep-alive"),
+        ("X-Id", "é"),
+    )
+    assert _request("POST", "http://h.test:8080/", headers, b"{}") == (
+        b"POST / HTTP/1.1\r\nuser-agent: custom/1\r\nHost: vhost.test\r\nX-Id: \xc3\xa9\r\n"
+        b"Accept: */*\r\nAccept-Encoding: gzip, deflate\r\nContent-Length: 2\r\n"
+        b"Connection: close\r\n\r\n{}"
+    )
+
+
+def test_build_request_credentials_cookies_and_empty_post() -> None:
+    raw = _request("POST", "http://user:pa%20ss@h.test/", (("Cookie", "a=1"),), None, "b=2")
+    assert b"Authorization: Basic dXNlcjpwYSBzcw==\r\n" in raw  # user:pa ss
+    assert b"Cookie: a=1; b=2\r\n" in raw
+    assert raw.count(b"Cookie") == 1
+    assert b"Content-Length: 0\r\n" in raw
+    assert b"Content-Length" not in _request("GET", "http://h.test/", (), None)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET /x HTTP/1.1\r\nX:", ()),
+        ("GET", (("X-A", "1\r\nX-B: 2"),)),
+        ("GET", (("X-A", "1\nX-B: 2"),)),
+        ("GET", (("Bad Name", "1"),)),
+        ("GET", (("X-A", "a\0b"),)),
+    ],
+)
+def test_build_request_refuses_what_would_smuggle(
+    method: str, headers: tuple[tuple[str, str], ...]
+) -> None:
+    with pytest.raises(ValueError, match="invalid"):
+        _request(method, "http://h.test/", headers, None)
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        (b"/c", "http://h.test:81/c"),
+        (b"d?e=1", "http://h.test:81/a/d?e=1"),
+        (b"../x#frag", "http://h.test:81/x"),
+        (b"//other.test/x", "http://other.test/x"),
+        (b"https://z.test/ok", "https://z.test/ok"),
+        (b"  /trimmed ", "http://h.test:81/trimmed"),
+    ],
+)
+def test_redirect_url_resolves_against_the_current_url(location: bytes, expected: str) -> None:
+    assert str(req.redirect_url(URL("http://h.test:81/a/b?x=1"), location)) == expected
+
+
+def test_redirect_url_refuses_what_cannot_be_followed() -> None:
+    current = URL("http://h.test/")
+    for non_http in (b"ftp://h.test/f", b"mailto:a@h.test", b"javascript:alert(1)"):
+        with pytest.raises(req.NonHttpRedirect):
+            req.redirect_url(current, non_http)
+    for invalid in (b"", b"http://[bad/", b"http://h.test:99999/"):
+        with pytest.raises(req.BadLocation):
+            req.redirect_url(current, invalid)
+
+
+@pytest.mark.parametrize(
+    ("status", "method", "expected"),
+    [
+        (303, "POST", ("GET", False)),
+        (303, "PUT", ("GET", False)),
+        (303, "HEAD", ("HEAD", True)),
+        (302, "POST", ("GET", False)),
+        (301, "POST", ("GET", False)),
+        (302, "PUT", ("PUT", True)),
+        (307, "POST", ("POST", True)),
+        (308, "POST", ("POST", True)),
+        (301, "GET", ("GET", True)),
+    ],
+)
+def test_redirect_method(status: int, method: str, expected: tuple[str, bool]) -> None:
+    assert req.redirect_method(status, method) == expected
+
+
+def test_origins_and_cross_origin_headers() -> None:
+    assert req.same_origin(URL("http://h.test/a"), URL("http://h.test:80/b?c"))
+    assert not req.same_origin(URL("http://h.test/"), URL("https://h.test/"))
+    assert not req.same_origin(URL("http://h.test/"), URL("http://h.test:8080/"))
+    headers = (("authorization", "x"), ("Cookie", "y"), ("HOST", "v"), ("X-A", "1"))
+    assert req.cross_origin_headers(headers) == (("X-A", "1"),)
+
+
+def test_header_and_charset() -> None:
+    headers = [(b"content-type", b'text/html; Charset="ISO-8859-1"'), (b"x", b"1"), (b"x", b"2")]
+    assert req.header(headers, b"x") == b"1"
+    assert req.header(headers, b"absent") is None
+    assert req.charset_of(req.header(headers, b"content-type")) == "ISO-8859-1"
+    assert req.charset_of(b"application/json") is None
+    assert req.charset_of(None) is None
+
+
+def test_cookie_jar_across_hops() -> None:
+    jar: req.CookieJar = {}
+    origin = URL("https://a.bank.test/login/start")
+    req.store_cookies(jar, origin, [
+        b"sid=1; Path=/; Secure; HttpOnly",
+        b"step=2",  # default path: /login
+        b"wide=3; Domain=.bank.test; Path=/",
+        b"foreign=4; Domain=evil.test",
+        b"gone=5; Max-Age=0",
+        b"novalue",
+    ], now=1_000.0)
+    assert req.cookie_header(jar, URL("https://a.bank.test/login/next")) == "step=2; sid=1; wide=3"
+    assert req.cookie_header(jar, URL("http://a.bank.test/")) == "wide=3"  # not the Secure one
+    assert req.cookie_header(jar, URL("https://b.bank.test/")) == "wide=3"
+    assert req.cookie_header(jar, URL("https://other.test/")) is None
+    req.store_cookies(jar, origin, [b"sid=x; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT"], 1e9)
+    assert req.cookie_header(jar, URL("https://a.bank.test/")) == "wide=3"
+
+
+def test_classify_messages() -> None:
+    v4 = req.endpoint(URL("http://127.0.0.1:8080/"))
+    v6 = req.endpoint(URL("http://[::1]:8080/"))
+    name = req.endpoint(URL("https://h.test/"))
+    cert_error = ssl.SSLCertVerificationError(1, "verify failed")
+    cert_error.verify_message = "certificate has expired"
+    cases = [
+        (socket.gaierror(-2, "Name or service not known"), "dns", name,
+         ("dns", "cannot resolve h.test")),
+        (ConnectionRefusedError(111, "Connection refused"), "connect", v6,
+         ("connect_refused", "connection to [::1]:8080 refused")),
+        (OSError(113, "No route to host"), "connect", v4,
+         ("connect_error", "cannot connect to 127.0.0.1:8080: No route to host")),
+        (ConnectionResetError(104, "Connection reset by peer"), "response", v4,
+         ("connect_error", "connection to 127.0.0.1:8080 failed: Connection reset by peer")),
+        (ConnectionResetError(104, "Connection reset by peer"), "tls", name,
+         ("tls", "TLS with h.test:443 failed: Connection reset by peer")),
+        (cert_error, "tls", name,
+         ("tls", "certificate of h.test:443 rejected: certificate has expired")),
+        (ProtocolError(BAD_BODY), "body", v4,
+         ("protocol", "malformed or truncated body from 127.0.0.1:8080")),
+    ]
+    for exc, stage, hop, expected in cases:
+        assert classify(exc, stage, hop) == expected
