@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -45,7 +46,6 @@ HOUR, MINUTE = 3600, 60
 
 def fill(store: SqlProbeStore, targets: int, days: int, now: int) -> None:
     """Bulk-fill buckets with SQL generators; 2 probes/minute/target, ~0.3% failures."""
-    p = store.placeholder
     hour_end = now // HOUR * HOUR
     minute_end = now // MINUTE * MINUTE
     pg = store.dialect == "postgres"
@@ -64,12 +64,11 @@ def fill(store: SqlProbeStore, targets: int, days: int, now: int) -> None:
     )
     # Zero-padded, so target-major generation inserts in primary-key order.
     name = "'target-' || lpad(i::text, 5, '0')" if pg else "printf('target-%05d', i)"
-    statements: list[tuple[str, tuple[Any, ...]]] = [
+    statements: list[str] = [
         (
             f"INSERT INTO targets (target, channel) SELECT {name}, "
             f"CASE i % 4 WHEN 0 THEN 'app' WHEN 1 THEN 'website' WHEN 2 THEN 'miniprogram' "
-            f"ELSE 'branch' END FROM {series.format(n=targets)}",
-            (),
+            f"ELSE 'branch' END FROM {series.format(n=targets)}"
         )
     ]
     for table, step, count, first, per in (
@@ -78,32 +77,25 @@ def fill(store: SqlProbeStore, targets: int, days: int, now: int) -> None:
     ):
         bad = f"(CASE WHEN {rnd} < 3 THEN 1 ELSE 0 END)"
         statements.append(
-            (
-                f"INSERT INTO {table} (target, start, good, total, degraded, excluded, "
-                f"latency_sum, h0, h1) SELECT {name}, s, {per} - {bad}, {per}, 0, 0, "
-                f"{per} * 0.08, {per} - 1, 1 FROM {series.format(n=targets)} CROSS JOIN "
-                f"{times.format(first=first, last=first + (count - 1) * step, step=step)}",
-                (),
-            )
+            f"INSERT INTO {table} (target, start, good, total, degraded, excluded, "
+            f"latency_sum, h0, h1) SELECT {name}, s, {per} - {bad}, {per}, 0, 0, "
+            f"{per} * 0.08, {per} - 1, 1 FROM {series.format(n=targets)} CROSS JOIN "
+            f"{times.format(first=first, last=first + (count - 1) * step, step=step)}"
         )
     for resolution in ("hour", "minute"):
         statements.append(
-            (
-                f"INSERT INTO channel_{resolution} (channel, start, good, total, degraded, "
-                f"excluded, latency_sum, h0, h1) SELECT g.channel, b.start, SUM(b.good), "
-                f"SUM(b.total), SUM(b.degraded), SUM(b.excluded), SUM(b.latency_sum), "
-                f"SUM(b.h0), SUM(b.h1) FROM target_{resolution} b JOIN targets g "
-                f"ON g.target = b.target GROUP BY g.channel, b.start",
-                (),
-            )
+            f"INSERT INTO channel_{resolution} (channel, start, good, total, degraded, "
+            f"excluded, latency_sum, h0, h1) SELECT g.channel, b.start, SUM(b.good), "
+            f"SUM(b.total), SUM(b.degraded), SUM(b.excluded), SUM(b.latency_sum), "
+            f"SUM(b.h0), SUM(b.h1) FROM target_{resolution} b JOIN targets g "
+            f"ON g.target = b.target GROUP BY g.channel, b.start"
         )
-    del p
     if not pg:  # a bulk load wants a big page cache; the running store does not
         store._conn.execute("PRAGMA cache_size=-1048576")
-    for sql, params in statements:
+    for sql in statements:
         began = time.perf_counter()
         with store._db_lock, store._transaction() as cur:
-            cur.execute(sql, params)
+            cur.execute(sql)
         print(f"  filled {sql.split()[2]:<15} in {time.perf_counter() - began:6.1f} s")
 
 
@@ -150,12 +142,15 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(runs), max(runs)
 
 
-def write_throughput(store: SqlProbeStore, targets: int, seconds: int) -> tuple[int, float]:
-    """Record ten times the probe rate (every target every 3 s) for ``seconds`` of probe time."""
+def write_throughput(store: SqlProbeStore, targets: int, seconds: int) -> tuple[int, float, float]:
+    """Record ten times the probe rate (every target every 3 s) for ``seconds`` of probe time.
+
+    Returns records, total wall seconds and the slowest single flush.
+    """
     start = time.time()
     ok = ProbeResult(True, "ok", 0.08)
     bad = ProbeResult(False, "timeout", 5.0)
-    records = 0
+    records, worst_flush = 0, 0.0
     began = time.perf_counter()
     for tick in range(0, seconds, 3):
         for i in range(targets):
@@ -164,9 +159,11 @@ def write_throughput(store: SqlProbeStore, targets: int, seconds: int) -> tuple[
             store.record("bench-write", f"bench-write-{i}", _at(result, t), excluded=False)
             records += 1
         if tick % 10 >= 7:  # a flush every 10 s of probe time
+            flush_began = time.perf_counter()
             store.flush()
+            worst_flush = max(worst_flush, time.perf_counter() - flush_began)
     store.flush()
-    return records, time.perf_counter() - began
+    return records, time.perf_counter() - began, worst_flush
 
 
 def _at(result: ProbeResult, t: float) -> ProbeResult:
@@ -191,8 +188,12 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--write-seconds", type=int, default=120)
+    ap.add_argument("--slo-once", action="store_true", help="compute once and exit (timed)")
     args = ap.parse_args()
     now = int(time.time())
+    if args.slo_once:
+        statuses(open_store(args), now)
+        return 0
 
     store = open_store(args)
     if not store.targets():
@@ -235,10 +236,17 @@ def main() -> int:
         verdict = "" if goal is None else ("  ok" if worst < goal else f"  OVER {goal:g} s")
         print(f"{label:<48} median {median * 1000:8.1f} ms  worst {worst * 1000:8.1f} ms{verdict}")
 
-    records, elapsed = write_throughput(store, args.targets, args.write_seconds)
+    if not args.postgres:
+        # The whole command as a user runs it: interpreter start and imports included.
+        began = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--db", args.db, "--slo-once"], check=True)
+        print(f"{'omniwatch slo as a new process':<48} {time.perf_counter() - began:8.3f} s")
+
+    records, elapsed, worst = write_throughput(store, args.targets, args.write_seconds)
     rate = records / elapsed
     verdict = "ok" if rate >= 3333 else "BELOW 3,333/s"
     print(f"writes: {records} records with flushes in {elapsed:.2f} s = {rate:,.0f}/s  {verdict}")
+    print(f"slowest flush ({args.targets:,} targets): {worst * 1000:.0f} ms")
     s = statuses(store, time.time())[0]
     print(f"sample: {s.spec.name} sli30d={s.availability.sli['30d']} alert={s.alert}")
     store._conn.close()

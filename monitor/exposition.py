@@ -81,11 +81,20 @@ def _render_target(st: TargetState) -> tuple[str, ...]:
     return tuple(out)
 
 
+def prerender(st: TargetState) -> None:
+    """Render ``st``'s block now, so the next scrape only joins strings.
+
+    Called after every observation: 30-40 us spread evenly over the probes, instead of
+    hundreds of milliseconds in one scrape that would hold up every probe due meanwhile.
+    """
+    st.rendered = (st.version, _render_target(st))
+
+
 def render_targets(states: Iterable[TargetState]) -> str:
     """Text exposition of every per-target family for ``states``.
 
-    Each target's block is re-rendered only when its ``version`` moved since the last
-    scrape, so a scrape costs a join over cached strings.
+    A target's block is rendered again only when its ``version`` moved since it was last
+    rendered, so a scrape costs little more than a join over cached strings.
     """
     blocks = []
     for st in states:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from monitor import __version__
 from monitor.config import ConfigError, load_config
+from monitor.exposition import prerender
 from monitor.metrics import (
     ProcessInfoCollector,
     ReloadStatus,
@@ -145,6 +146,7 @@ class Monitor:
     def observe(self, target: Target, result: ProbeResult) -> None:
         """Fold a result into state and hand it to every sink."""
         self.state.observe(target.channel, target.name, target.kind, result)
+        prerender(self.state.targets[target.name])
         for sink in self.sinks:
             sink.record(target, result)
         if not result.success:

@@ -1,0 +1,44 @@
+"""Record sources, one small adapter per kind, all behind :class:`RecordSource`.
+
+``SOURCE_KINDS`` is the one explicit registry from a configured ``kind`` to its adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeGuard
+
+from monitor.consistency.model import ConsistencyConfig, SourceConfig
+from monitor.consistency.sources.base import Layout, RecordSource, SegmentSource
+from monitor.consistency.sources.files import CsvSource, JsonLinesSource
+from monitor.consistency.sources.http import HttpSource
+from monitor.consistency.sources.mysql import MySqlSource
+from monitor.consistency.sources.postgres import PostgresSource
+from monitor.consistency.sources.sqlite import SqliteSource
+
+SourceFactory = Callable[[SourceConfig, Layout], RecordSource]
+
+SOURCE_KINDS: dict[str, SourceFactory] = {
+    "postgres": PostgresSource,
+    "mysql": MySqlSource,
+    "sqlite": SqliteSource,
+    "csv": CsvSource,
+    "jsonl": JsonLinesSource,
+    "http": HttpSource,
+}
+
+
+def open_source(config: ConsistencyConfig, source: SourceConfig) -> RecordSource:
+    """The adapter for ``source``; nothing is connected until records are read."""
+    return SOURCE_KINDS[source.kind](source, Layout.of(config, source))
+
+
+def supports_checksum(source: RecordSource) -> TypeGuard[SegmentSource]:
+    """Whether ``source`` can checksum segments inside its database."""
+    dialect = getattr(source, "dialect", None)
+    return isinstance(source, SegmentSource) and bool(getattr(dialect, "supports_checksum",
+                                                              False))
+
+
+__all__ = ["SOURCE_KINDS", "Layout", "RecordSource", "SegmentSource", "open_source",
+           "supports_checksum"]

@@ -1,0 +1,152 @@
+"""The entry point: :func:`run_check` runs one consistency check and returns its reports.
+
+Synchronous on purpose: sources use blocking drivers; the scheduler and the CLI run it in
+a worker thread.  It never raises for a broken source: that channel's report carries
+``error`` (and no ratio), as a probe returns a failed result instead of raising.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from monitor.consistency.checksum import checksum_pair
+from monitor.consistency.compare import ComparePlan, Head, SortedGroups, compare_streams
+from monitor.consistency.errors import SourceError
+from monitor.consistency.model import ConsistencyConfig, ConsistencyReport, Key, Outcome
+from monitor.consistency.report import Tally, wilson_interval
+from monitor.consistency.sources import RecordSource, open_source, supports_checksum
+from monitor.consistency.streams import chunked
+
+MODES = ("full", "checksum", "sample")
+INCREMENTAL_CHUNK_KEYS = 1000
+
+
+def _full(plan: ComparePlan, config: ConsistencyConfig, ref: RecordSource,
+          channels: Mapping[str, RecordSource], now: datetime) -> dict[str, Tally]:
+    return compare_streams(
+        plan, ref.name, ref.stream(), {name: src.stream() for name, src in channels.items()},
+        now, config.max_samples)
+
+
+def _by_keys(plan: ComparePlan, config: ConsistencyConfig, ref: RecordSource,
+             channels: Mapping[str, RecordSource], keys: Iterator[list[Key]],
+             now: datetime) -> dict[str, Tally]:
+    """Compare the records of each chunk of (sorted, distinct) keys."""
+    totals = {c: Tally(ref.name, c, config.max_samples) for c in channels}
+    for chunk in keys:
+        live = {c: s for c, s in channels.items() if totals[c].error is None}
+        if not live:
+            break
+        parts = compare_streams(plan, ref.name, ref.fetch(chunk),
+                                {c: s.fetch(chunk) for c, s in live.items()}, now,
+                                config.max_samples)
+        for c, part in parts.items():
+            totals[c].merge(part)
+    return totals
+
+
+def _key(head: Head | None) -> Key | None:
+    return None if head is None else head[0]
+
+
+def _changed_keys(ref: RecordSource, channels: Mapping[str, RecordSource], since: datetime,
+                  null_keys: list[int]) -> Iterator[Key]:
+    """Distinct keys changed since ``since`` on any side, in order (one merge of streams)."""
+    groups = [SortedGroups(s.name, s.stream(since)) for s in (ref, *channels.values())]
+    heads: list[Key | None] = [_key(next(g, None)) for g in groups]
+    while True:
+        live = [h for h in heads if h is not None]
+        if not live:
+            break
+        k = min(live)
+        yield k
+        for i, g in enumerate(groups):
+            if heads[i] == k:
+                heads[i] = _key(next(g, None))
+    null_keys.append(sum(g.null_keys for g in groups))
+
+
+def _sample(plan: ComparePlan, config: ConsistencyConfig, ref: RecordSource,
+            channels: Mapping[str, RecordSource], now: datetime, seed: int
+            ) -> dict[str, Tally]:
+    keys = sorted(set(ref.sample_keys(config.sample_size, seed)))
+    return _by_keys(plan, config, ref, channels, chunked(keys, INCREMENTAL_CHUNK_KEYS), now)
+
+
+def run_check(config: ConsistencyConfig, *, mode: str | None = None,
+              channels: Sequence[str] | None = None, now: datetime | None = None,
+              since: datetime | None = None, seed: int | None = None,
+              sources: Mapping[str, RecordSource] | None = None) -> list[ConsistencyReport]:
+    """Check ``channels`` (default: all) against the reference; one report per channel.
+
+    ``mode`` is ``full``, ``checksum`` or ``sample`` (default: ``config.mode``).  With
+    ``since`` (an ``updated_at`` watermark) only keys changed since then on either side
+    are compared, and each report's ``next_watermark`` is where the next run should
+    start.  ``now`` anchors the grace window.  ``sources`` replaces the configured
+    adapters by name (custom sources).  Raises ``ValueError`` only for bad arguments.
+    """
+    mode = mode or config.mode
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    names = tuple(channels) if channels else config.channels
+    unknown = [c for c in names if c not in config.channels]
+    if unknown:
+        raise ValueError(f"not a channel of this check: {', '.join(unknown)}")
+    now = now or datetime.now(UTC)
+    started_at, t0 = now, time.monotonic()
+    given = dict(sources or {})
+    opened = {s.name: given.get(s.name) or open_source(config, s) for s in config.sources
+              if s.name == config.reference or s.name in names}
+    ref = opened[config.reference]
+    chans = {c: opened[c] for c in names}
+    plan = ComparePlan.from_config(config)
+    used: dict[str, str] = dict.fromkeys(names, mode)
+    interval: dict[str, tuple[float, float] | None] = {}
+    if since is not None:
+        if mode != "full":
+            raise ValueError("incremental runs (since) compare in full mode only")
+        null_keys: list[int] = []
+        try:
+            tallies = _by_keys(plan, config, ref, chans,
+                               chunked(_changed_keys(ref, chans, since, null_keys),
+                                       INCREMENTAL_CHUNK_KEYS), now)
+            for t in tallies.values():
+                t.add(Outcome.INVALID, sum(null_keys))
+        except SourceError as exc:
+            tallies = {c: Tally(ref.name, c, config.max_samples) for c in chans}
+            for t in tallies.values():
+                t.fail(str(exc))
+        for c in names:
+            used[c] = "incremental"
+    elif mode == "sample":
+        tallies = _sample(plan, config, ref, chans, now,
+                          seed if seed is not None else random.randrange(1 << 30))
+        for c, t in tallies.items():
+            judged = sum(t.counts[o] for o in Outcome if o is not Outcome.PENDING_SYNC)
+            interval[c] = wilson_interval(t.counts[Outcome.MATCH], judged)
+    elif mode == "checksum":
+        tallies = {}
+        streamed: dict[str, RecordSource] = {}
+        for c, src in chans.items():
+            if supports_checksum(ref) and supports_checksum(src):
+                got = checksum_pair(plan, ref, src, config.checksum, now, config.max_samples)
+                if got is not None:
+                    tallies[c] = got
+                    continue
+                used[c] = "checksum-dense-full"
+            else:
+                used[c] = "full"
+            streamed[c] = src
+        if streamed:
+            tallies.update(_full(plan, config, ref, streamed, now))
+    else:
+        tallies = _full(plan, config, ref, chans, now)
+    duration = time.monotonic() - t0
+    watermark = now - timedelta(seconds=config.grace_seconds)
+    return [tallies[c].finish(mode=used[c], started_at=started_at, duration_seconds=duration,
+                              objective=config.objective, interval=interval.get(c),
+                              next_watermark=watermark)
+            for c in names]

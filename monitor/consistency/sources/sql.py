@@ -1,0 +1,308 @@
+"""SQL shared by the database sources: quoting, canonical text, ordering and checksums.
+
+Each dialect knows how to write the same canonical expressions, so PostgreSQL and MySQL
+compute byte-identical row text and therefore identical hashes:
+
+* keys and values are cast to text; the key sorts by bytes (``key_order: binary``);
+* a row's text is its key and values joined by U+001F, NULL written as U+001E; rows
+  are also *transferred* as the values' joined text, one column instead of one per
+  field, because drivers (PyMySQL most) spend most of their time per column;
+* the 32-bit *key hash* (first 8 hex digits of ``md5(key text)``) picks the segment;
+* the *row hash* is the first 15 hex digits of ``md5(row text)`` (60 bits, so sums
+  stay exact in both ``numeric`` and ``DECIMAL``), as reladiff does.
+
+Identifiers from the configuration are quoted; a configured query is wrapped as a
+subquery, used as given; values always travel as driver parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.consistency.model import Key, SourceConfig, SourceRecord, Unreadable
+from monitor.consistency.sources.base import Layout
+
+
+class Dialect:
+    """How one SQL dialect spells the canonical expressions."""
+
+    name = "sql"
+    param = "%s"
+    mod = "%%"  # the modulo operator, escaped for drivers using %s placeholders
+    quote_char = '"'
+    supports_checksum = False
+
+    def quote(self, ident: str) -> str:
+        """``ident`` as a quoted identifier; ``schema.table`` quotes each part."""
+        q = self.quote_char
+        return ".".join(q + part.replace(q, q + q) + q for part in ident.split("."))
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS TEXT)"
+
+    def order(self, column: str, binary: bool) -> str:
+        return f"{self.text(column)} COLLATE BINARY" if binary else f"{column} COLLATE BINARY"
+
+    def concat(self, exprs: Sequence[str]) -> str:
+        raise NotImplementedError
+
+    def key_hash(self, text: str) -> str:
+        raise NotImplementedError
+
+    def row_hash(self, text: str) -> str:
+        raise NotImplementedError
+
+    def hashed(self, column: str, kind: str) -> str:
+        raise NotImplementedError
+
+    def random(self) -> str:
+        return "random()"
+
+    def escape_query(self, query: str) -> str:
+        """A configured query made safe to send with parameters (literal ``%`` doubled)."""
+        return query.replace("%", "%%") if self.param == "%s" else query
+
+
+class PostgresDialect(Dialect):
+    name = "postgres"
+    supports_checksum = True
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS text)"
+
+    def order(self, column: str, binary: bool) -> str:
+        return f'{self.text(column)} COLLATE "C"' if binary else column
+
+    def concat(self, exprs: Sequence[str]) -> str:
+        return "concat_ws(chr(31), " + ", ".join(f"coalesce({e}, chr(30))" for e in exprs) + ")"
+
+    def key_hash(self, text: str) -> str:
+        return f"(('x' || substr(md5({text}), 1, 8))::bit(32)::bigint)"
+
+    def row_hash(self, text: str) -> str:
+        return f"(('x' || substr(md5({text}), 1, 15))::bit(60)::bigint)"
+
+    def hashed(self, column: str, kind: str) -> str:
+        v = f"btrim({self.text(column)}, ' ')"
+        if kind == "email":
+            v = f"lower({v})"
+        elif kind == "id_number":
+            v = f"upper({v})"
+        elif kind == "phone":
+            d = f"regexp_replace({self.text(column)}, '[^0-9]', '', 'g')"
+            v = (f"(CASE WHEN length({d}) = 13 AND left({d}, 2) = '86' THEN substr({d}, 3) "
+                 f"WHEN length({d}) = 15 AND left({d}, 4) = '0086' THEN substr({d}, 5) "
+                 f"ELSE {d} END)")
+        return ("encode(sha256(convert_to(current_setting('omniwatch.hash_salt') || "
+                f"nullif({v}, ''), 'UTF8')), 'hex')")
+
+
+class MySqlDialect(Dialect):
+    name = "mysql"
+    quote_char = "`"
+    supports_checksum = True
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS CHAR)"
+
+    def order(self, column: str, binary: bool) -> str:
+        # BINARY compares bytes with no PAD SPACE rule: 'a ' sorts after 'a', as in Python.
+        return f"CAST({column} AS BINARY)" if binary else column
+
+    def concat(self, exprs: Sequence[str]) -> str:
+        return ("CONCAT_WS(CHAR(31 USING utf8mb4), "
+                + ", ".join(f"COALESCE({e}, CHAR(30 USING utf8mb4))" for e in exprs) + ")")
+
+    def key_hash(self, text: str) -> str:
+        return f"CAST(CONV(SUBSTRING(MD5({text}), 1, 8), 16, 10) AS UNSIGNED)"
+
+    def row_hash(self, text: str) -> str:
+        return f"CAST(CONV(SUBSTRING(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)"
+
+    def hashed(self, column: str, kind: str) -> str:
+        v = f"TRIM(BOTH ' ' FROM {self.text(column)})"
+        if kind == "email":
+            v = f"LOWER({v})"
+        elif kind == "id_number":
+            v = f"UPPER({v})"
+        elif kind == "phone":
+            d = f"REGEXP_REPLACE({self.text(column)}, '[^0-9]', '')"
+            v = (f"(CASE WHEN CHAR_LENGTH({d}) = 13 AND LEFT({d}, 2) = '86' "
+                 f"THEN SUBSTRING({d}, 3) "
+                 f"WHEN CHAR_LENGTH({d}) = 15 AND LEFT({d}, 4) = '0086' THEN SUBSTRING({d}, 5) "
+                 f"ELSE {d} END)")
+        return f"SHA2(CONCAT(@ow_hash_salt, NULLIF({v}, '')), 256)"
+
+    def random(self) -> str:
+        return "RAND()"
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+    param = "?"
+    mod = "%"
+
+    def concat(self, exprs: Sequence[str]) -> str:
+        return " || char(31) || ".join(f"coalesce({e}, char(30))" for e in exprs)
+
+    def hashed(self, column: str, kind: str) -> str:
+        # ow_hash is a Python function registered on the connection: SQLite is in-process.
+        return f"ow_hash('{kind}', {self.text(column)})"
+
+
+Row = tuple[Any, ...]
+SEPARATOR = "\x1f"
+NULL_MARK = "\x1e"
+_CONTROL = Unreadable("control characters U+001E/U+001F in a value")
+
+
+class SqlSource:
+    """A :class:`RecordSource` (and, where the dialect allows, ``SegmentSource``) over SQL.
+
+    Subclasses supply :meth:`_batches`: connect read-only with a statement timeout, run
+    one query through a server-side cursor, yield lists of rows, and turn driver errors
+    into :class:`~monitor.consistency.errors.SourceError`.
+    """
+
+    dialect: Dialect = Dialect()
+
+    def __init__(self, config: SourceConfig, layout: Layout) -> None:
+        self.name = config.name
+        self.config = config
+        self.layout = layout
+        d = self.dialect
+        self._binary = config.key_order == "binary"
+        self._keys = tuple(d.quote(c) for c in layout.key_columns)
+        self._values = tuple(
+            d.text(d.quote(c)) if kind is None else d.hashed(d.quote(c), kind)
+            for c, kind in zip(layout.value_columns, layout.hash_kinds, strict=True)
+        )
+        self._updated = d.quote(layout.updated_at) if layout.updated_at else None
+        self._relation = (f"{d.quote(config.table)}" if config.table
+                          else f"({d.escape_query(config.query or '')}) AS ow_q")
+
+    # -- driver hook ---------------------------------------------------------------
+
+    def _batches(self, sql: str, params: Sequence[object]) -> Iterator[Sequence[Row]]:
+        raise NotImplementedError
+
+    def _rows(self, sql: str, params: Sequence[object]) -> Iterator[Row]:
+        for batch in self._batches(sql, params):
+            yield from batch
+
+    # -- SQL -----------------------------------------------------------------------
+
+    def _select(self) -> str:
+        d = self.dialect
+        cols = [f"{d.text(k)}" for k in self._keys] + [d.concat(self._values)]
+        if self._updated:
+            cols.append(self._updated)
+        return "SELECT " + ", ".join(cols) + f" FROM {self._relation}"
+
+    def _order_by(self) -> str:
+        binary = self._binary and not self._keys_sort_binary()
+        return " ORDER BY " + ", ".join(self.dialect.order(k, binary) for k in self._keys)
+
+    def _keys_sort_binary(self) -> bool:
+        """Whether the table's key columns already sort by bytes (so an index can serve
+        ``ORDER BY``); dialects that can tell override this.  Asked once per source."""
+        return False
+
+    def _key_text(self) -> str:
+        d = self.dialect
+        if len(self._keys) == 1:
+            return d.text(self._keys[0])
+        return d.concat([d.text(k) for k in self._keys])
+
+    def _segment(self, modulus: int) -> str:
+        d = self.dialect
+        null = " OR ".join(f"{k} IS NULL" for k in self._keys)
+        return (f"(CASE WHEN {null} THEN -1 ELSE "
+                f"{d.key_hash(self._key_text())} {d.mod} {int(modulus)} END)")
+
+    def _records(self, sql: str, params: Sequence[object]) -> Iterator[SourceRecord]:
+        # The hottest loop of a full check: locals only, and tuple.__new__ because a
+        # NamedTuple's own constructor is a Python function.
+        nk = len(self._keys)
+        nv = len(self._values)
+        broken = (_CONTROL,) * nv
+        new, cls, sep, null = tuple.__new__, SourceRecord, SEPARATOR, NULL_MARK
+        u = nk + 1 if self._updated is not None else None
+        for batch in self._batches(sql, params):
+            for row in batch:
+                text: str = row[nk]
+                values: tuple[str | None, ...] = tuple(text.split(sep))
+                if null in text:
+                    values = tuple(None if v == null else v for v in values)
+                if len(values) != nv:
+                    values = broken  # a value held the separator: unreadable, not mis-split
+                yield new(cls, (row[:nk], values, None if u is None else row[u]))
+
+    # -- RecordSource --------------------------------------------------------------
+
+    # The methods below are generators so that nothing, not even a metadata query,
+    # touches the database before the first record is asked for: every failure then
+    # surfaces inside the iteration, where the merge turns it into a failed report.
+
+    def stream(self, since: datetime | None = None) -> Iterator[SourceRecord]:
+        """Every record, sorted by key in the database (binary order by default)."""
+        if since is not None and self._updated is None:
+            raise ValueError(f"source {self.name!r} has no updated_at column")
+        sql, params = self._select(), []
+        if since is not None:
+            sql += f" WHERE {self._updated} >= {self.dialect.param}"
+            params.append(since)
+        yield from self._records(sql + self._order_by(), params)
+
+    def fetch(self, keys: Sequence[Key]) -> Iterator[SourceRecord]:
+        """The records of ``keys``, by an ``IN`` list of parameters on the key columns."""
+        if not keys:
+            return
+        p = self.dialect.param
+        if len(self._keys) == 1:
+            where = f"{self._keys[0]} IN ({', '.join([p] * len(keys))})"
+            params: list[object] = [k[0] for k in keys]
+        else:
+            tup = "(" + ", ".join([p] * len(self._keys)) + ")"
+            where = f"({', '.join(self._keys)}) IN ({', '.join([tup] * len(keys))})"
+            params = [part for k in keys for part in k]
+        wanted = set(keys)
+        # A case-insensitive collation may return 'c001' for 'C001': keep exact keys only.
+        for r in self._records(f"{self._select()} WHERE {where}{self._order_by()}", params):
+            if r.key in wanted:
+                yield r
+
+    def sample_keys(self, n: int, seed: int) -> list[Key]:
+        """``n`` random keys chosen by the database (its own random generator)."""
+        d = self.dialect
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in self._keys)
+        sql = (f"SELECT DISTINCT {', '.join(d.text(k) for k in self._keys)} FROM "
+               f"(SELECT {', '.join(self._keys)} FROM {self._relation} WHERE {not_null} "
+               f"ORDER BY {d.random()} LIMIT {int(n)}) AS ow_s")
+        return [tuple(row) for row in self._rows(sql, [])]
+
+    # -- SegmentSource -------------------------------------------------------------
+
+    def segment_checksums(self, modulus: int, within: tuple[int, Sequence[int]] | None = None
+                          ) -> dict[int, tuple[int, int]]:
+        """Rows and summed row hashes per key-hash segment, computed by the database."""
+        d = self.dialect
+        row_text = d.concat([d.text(k) for k in self._keys] + list(self._values))
+        sql = (f"SELECT {self._segment(modulus)} AS ow_seg, {d.row_hash(row_text)} AS ow_h "
+               f"FROM {self._relation}")
+        params: list[object] = []
+        if within is not None:
+            parent, segments = within
+            sql += f" WHERE {self._segment(parent)} IN ({', '.join([d.param] * len(segments))})"
+            params.extend(int(s) for s in segments)
+        sql = f"SELECT ow_seg, COUNT(*), SUM(ow_h) FROM ({sql}) AS ow_c GROUP BY ow_seg"
+        return {int(seg): (int(n), int(total)) for seg, n, total in self._rows(sql, params)}
+
+    def fetch_segments(self, modulus: int, segments: Sequence[int]) -> Iterator[SourceRecord]:
+        """Every record of ``segments``, sorted by key."""
+        p = self.dialect.param
+        where = f"{self._segment(modulus)} IN ({', '.join([p] * len(segments))})"
+        yield from self._records(f"{self._select()} WHERE {where}{self._order_by()}",
+                                 [int(s) for s in segments])

@@ -1,0 +1,184 @@
+"""What the store keeps, and the in-memory batch of writes between flushes. No I/O.
+
+A bucket holds, for one target (or one channel) and one minute or hour:
+
+- ``good``, ``total``, ``degraded``: counted probes, as :class:`monitor.slo.Counts`;
+- ``excluded``: probes left out by a maintenance window or service hours (in no SLI);
+- ``latency_sum`` and ``histogram``: durations of the *good* counted probes, the
+  histogram over :data:`LATENCY_BOUNDS_SECONDS` plus one overflow bin;
+- ``reason``: the last failure reason seen in the bucket, when there was a failure.
+
+Incidents are recorded from state transitions, not derived from buckets (minute buckets
+live two days; a monthly report needs a month): the first counted failure of a target
+that was up opens one, with that failure's reason; the next counted success closes it.
+Excluded probes never open or close an incident.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Final
+
+from monitor.slo import Counts
+from probes.result import ProbeResult
+
+MINUTE: Final = 60
+HOUR: Final = 3600
+# Upper bounds (inclusive, seconds) of the coarse latency histogram; one more bin > 10 s.
+LATENCY_BOUNDS_SECONDS: Final = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+HISTOGRAM_BINS: Final = len(LATENCY_BOUNDS_SECONDS) + 1
+
+
+class Tally:
+    """A mutable accumulator for one bucket; the unit of a batched write."""
+
+    __slots__ = ("degraded", "excluded", "good", "histogram", "latency_sum", "reason", "total")
+
+    def __init__(self) -> None:
+        self.good = 0
+        self.total = 0
+        self.degraded = 0
+        self.excluded = 0
+        self.latency_sum = 0.0
+        self.histogram = [0] * HISTOGRAM_BINS
+        self.reason: str | None = None
+
+    def add(self, result: ProbeResult, excluded: bool) -> None:
+        """Count one final probe result."""
+        if excluded:
+            self.excluded += 1
+            return
+        self.total += 1
+        if result.success:
+            self.good += 1
+            self.degraded += result.degraded
+            self.latency_sum += result.duration_seconds
+            self.histogram[bisect_left(LATENCY_BOUNDS_SECONDS, result.duration_seconds)] += 1
+        else:
+            self.reason = result.reason
+
+    def merge(self, other: Tally) -> None:
+        """Add ``other`` into this tally (the later reason wins)."""
+        self.good += other.good
+        self.total += other.total
+        self.degraded += other.degraded
+        self.excluded += other.excluded
+        self.latency_sum += other.latency_sum
+        for i, n in enumerate(other.histogram):
+            self.histogram[i] += n
+        if other.reason is not None:
+            self.reason = other.reason
+
+    def values(self) -> tuple[int | float | str | None, ...]:
+        """Column values in :data:`VALUE_COLUMNS` order."""
+        return (
+            self.good,
+            self.total,
+            self.degraded,
+            self.excluded,
+            self.latency_sum,
+            *self.histogram,
+            self.reason,
+        )
+
+
+VALUE_COLUMNS: Final = (
+    "good",
+    "total",
+    "degraded",
+    "excluded",
+    "latency_sum",
+    *(f"h{i}" for i in range(HISTOGRAM_BINS)),
+    "reason",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketTotals:
+    """Stored counts of one bucket, or of a sum of buckets (``start`` is then the first)."""
+
+    start: int
+    good: int
+    total: int
+    degraded: int
+    excluded: int
+    latency_sum: float
+    histogram: tuple[int, ...]
+    reason: str | None = None
+
+    @property
+    def counts(self) -> Counts:
+        """The part the SLO math reads."""
+        return Counts(self.good, self.total, self.degraded)
+
+    @property
+    def mean_latency_seconds(self) -> float | None:
+        """Mean duration of the good probes, or None without any."""
+        return self.latency_sum / self.good if self.good else None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A span during which a target was down. ``end`` is None while it still is."""
+
+    channel: str
+    target: str
+    start: float
+    end: float | None
+    reason: str
+
+    def duration_seconds(self, until: float) -> float:
+        """Length of the incident, counting an open one up to ``until``."""
+        return (self.end if self.end is not None else until) - self.start
+
+
+BucketKey = tuple[str, str, int]  # (channel, target, minute start)
+
+
+class Batch:
+    """Writes accumulated since the last flush: minute tallies and incident changes.
+
+    Not thread-safe by itself; the store guards it with a lock and swaps it whole.
+    """
+
+    __slots__ = ("incidents", "minutes")
+
+    def __init__(self) -> None:
+        self.minutes: dict[BucketKey, Tally] = {}
+        self.incidents: dict[tuple[str, float], Incident] = {}
+
+    def __len__(self) -> int:
+        return len(self.minutes) + len(self.incidents)
+
+    def add(self, channel: str, target: str, t: float, result: ProbeResult, excluded: bool) -> None:
+        key = (channel, target, int(t // MINUTE) * MINUTE)
+        tally = self.minutes.get(key)
+        if tally is None:
+            tally = self.minutes[key] = Tally()
+        tally.add(result, excluded)
+
+    def rollups(self) -> dict[str, dict[tuple[str, int], Tally]]:
+        """The batch as rows per table: ``target_minute``, ``target_hour``, ``channel_*``.
+
+        Keys are ``(name, bucket start)``.
+        """
+        out: dict[str, dict[tuple[str, int], Tally]] = {
+            "target_minute": {},
+            "target_hour": {},
+            "channel_minute": {},
+            "channel_hour": {},
+        }
+        for (channel, target, minute), tally in self.minutes.items():
+            hour = minute // HOUR * HOUR
+            out["target_minute"][(target, minute)] = tally
+            for table, key in (
+                ("target_hour", (target, hour)),
+                ("channel_minute", (channel, minute)),
+                ("channel_hour", (channel, hour)),
+            ):
+                acc = out[table].get(key)
+                if acc is None:
+                    acc = out[table][key] = Tally()
+                acc.merge(tally)
+        return out

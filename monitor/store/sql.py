@@ -1,0 +1,409 @@
+"""The probe store over a DB-API connection; the backends only say how to connect.
+
+Threading: :meth:`SqlProbeStore.record` is called from the scheduler's event loop and
+only touches memory under a short lock.  :meth:`flush` (from a worker thread, every flush
+interval and at shutdown) swaps the pending batch out and writes it in one transaction.
+Queries and flushes share one connection behind a second lock, so a query waits for at
+most one flush.  A crash loses the batch pending since the last flush, nothing older.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final, Literal
+
+from monitor.slo import MONTH, Counts
+from monitor.slo_windows import window_seconds
+from monitor.store import schema
+from monitor.store.buckets import (
+    HISTOGRAM_BINS,
+    HOUR,
+    MINUTE,
+    VALUE_COLUMNS,
+    Batch,
+    BucketTotals,
+    Incident,
+    Tally,
+)
+from probes.result import ProbeResult
+
+Kind = Literal["channel", "target"]
+Resolution = Literal["minute", "hour"]
+
+DEFAULT_MINUTE_RETENTION_SECONDS: Final = 48 * 3600.0
+DEFAULT_HOUR_RETENTION_SECONDS: Final = 400 * 86400.0
+# Rolling windows up to a day are answered from minute buckets, longer ones from hours.
+MINUTE_WINDOW_LIMIT_SECONDS: Final = 86400.0
+_PRUNE_EVERY_SECONDS: Final = 3600.0
+
+_SUMS = ", ".join(f"SUM({c})" for c in VALUE_COLUMNS if c != "reason")
+
+
+def _table(kind: Kind, resolution: Resolution) -> str:
+    return f"{kind}_{resolution}"
+
+
+class SqlProbeStore:
+    """Probe history in minute and hour buckets per target and per channel.
+
+    Subclasses set ``dialect`` and ``placeholder`` and open ``self._conn``.
+    ``clock`` is only used for results without ``started_at`` and for pruning.
+    """
+
+    dialect: str = "sqlite"
+    placeholder: str = "?"
+
+    def __init__(
+        self,
+        conn: Any,
+        *,
+        minute_retention_seconds: float = DEFAULT_MINUTE_RETENTION_SECONDS,
+        hour_retention_seconds: float = DEFAULT_HOUR_RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._conn = conn
+        self._clock = clock
+        self.minute_retention_seconds = minute_retention_seconds
+        self.hour_retention_seconds = hour_retention_seconds
+        self._batch = Batch()
+        self._batch_lock = threading.Lock()
+        self._db_lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self._open: dict[str, Incident] = {}
+        self._known_targets: set[tuple[str, str]] = set()
+        self._last_prune = 0.0
+        self._migrate()
+        self._load_open_incidents()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def record(self, channel: str, target: str, result: ProbeResult, excluded: bool) -> None:
+        """Count one final probe result in memory; it is durable after the next flush."""
+        t = result.started_at or self._clock()
+        with self._batch_lock:
+            self._batch.add(channel, target, t, result, excluded)
+            if excluded:
+                return
+            current = self._open.get(target)
+            if not result.success and current is None:
+                incident = Incident(channel, target, t, None, result.reason)
+                self._open[target] = incident
+                self._batch.incidents[(target, t)] = incident
+            elif result.success and current is not None:
+                closed = Incident(channel, target, current.start, t, current.reason)
+                del self._open[target]
+                self._batch.incidents[(target, current.start)] = closed
+
+    def flush(self) -> None:
+        """Write everything recorded so far in one transaction; prune once an hour.
+
+        If the write fails the batch is merged back, so the next flush retries it.
+        Concurrent calls (the periodic flush and the one at shutdown) run one after the
+        other, so an incident's close can never be overwritten by its older open.
+        """
+        with self._flush_lock:
+            with self._batch_lock:
+                batch, self._batch = self._batch, Batch()
+            if len(batch):
+                try:
+                    with self._db_lock, self._transaction() as cur:
+                        written = self._write(cur, batch)
+                except BaseException:
+                    self._requeue(batch)
+                    raise
+                self._known_targets |= written
+            now = self._clock()
+            if now - self._last_prune >= _PRUNE_EVERY_SECONDS:
+                self.prune(now)
+                self._last_prune = now
+
+    def _requeue(self, batch: Batch) -> None:
+        with self._batch_lock:
+            for key, tally in batch.minutes.items():
+                mine = self._batch.minutes.get(key)
+                if mine is None:
+                    self._batch.minutes[key] = tally
+                else:
+                    mine.merge(tally)
+            for ikey, incident in batch.incidents.items():
+                self._batch.incidents.setdefault(ikey, incident)
+
+    def _write(self, cur: Any, batch: Batch) -> set[tuple[str, str]]:
+        """Write ``batch``; return the (target, channel) pairs it made known."""
+        p = self.placeholder
+        for table, rows in batch.rollups().items():
+            key = table.split("_")[0]
+            updates = ", ".join(
+                f"{c} = COALESCE(excluded.{c}, {table}.{c})"
+                if c == "reason"
+                else f"{c} = {table}.{c} + excluded.{c}"
+                for c in VALUE_COLUMNS
+            )
+            self._upsert_buckets(
+                cur,
+                table,
+                key,
+                updates,
+                [(name, start, *tally.values()) for (name, start), tally in rows.items()],
+            )
+        # The target map changes rarely: write only pairs this process has not written.
+        targets = {(t, c) for c, t, _ in batch.minutes} - self._known_targets
+        cur.executemany(
+            f"INSERT INTO targets (target, channel) VALUES ({p}, {p}) "
+            "ON CONFLICT (target) DO UPDATE SET channel = excluded.channel",
+            sorted(targets),
+        )
+        cur.executemany(
+            f"INSERT INTO incidents (target, start, end_ts, channel, reason) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}) "
+            "ON CONFLICT (target, start) DO UPDATE "
+            "SET end_ts = COALESCE(excluded.end_ts, incidents.end_ts)",
+            [(i.target, i.start, i.end, i.channel, i.reason) for i in batch.incidents.values()],
+        )
+        return targets
+
+    def _upsert_buckets(
+        self, cur: Any, table: str, key: str, updates: str, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Add ``rows`` into ``table``; a backend may override this with a bulk path."""
+        cols = ", ".join(VALUE_COLUMNS)
+        marks = ", ".join([self.placeholder] * (len(VALUE_COLUMNS) + 2))
+        cur.executemany(
+            f"INSERT INTO {table} ({key}, start, {cols}) VALUES ({marks}) "
+            f"ON CONFLICT ({key}, start) DO UPDATE SET {updates}",
+            rows,
+        )
+
+    def prune(self, now: float) -> None:
+        """Delete minute buckets and hour buckets/incidents older than their retention.
+
+        Deletes in slices (10 minutes of minute buckets, a day of hour buckets), each in
+        its own short transaction, so a scrape or a flush never waits for a whole prune.
+        """
+        p = self.placeholder
+        cuts = {
+            "minute": (int(now - self.minute_retention_seconds), 600),
+            "hour": (int(now - self.hour_retention_seconds), 86400),
+        }
+        for kind in ("target", "channel"):
+            for resolution, (cut, step) in cuts.items():
+                table = f"{kind}_{resolution}"
+                while True:  # slice from the oldest bucket, skipping gaps in the history
+                    oldest = self._query(f"SELECT MIN(start) FROM {table}", [])[0][0]
+                    if oldest is None or oldest >= cut:
+                        break
+                    upper = min(int(oldest) + step, cut)
+                    with self._db_lock, self._transaction() as cur:
+                        cur.execute(f"DELETE FROM {table} WHERE start < {p}", (upper,))
+        with self._db_lock, self._transaction() as cur:
+            cur.execute(f"DELETE FROM incidents WHERE end_ts < {p}", (cuts["hour"][0],))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def window_counts(
+        self,
+        kind: Kind,
+        windows: Sequence[str],
+        now: float,
+        month_from: float | None = None,
+        names: Sequence[str] | None = None,
+    ) -> dict[str, dict[str, Counts]]:
+        """Counts per name and window label, as :func:`monitor.slo.window_counts` defines.
+
+        Windows up to a day come from minute buckets, longer ones (and ``month``, from
+        ``month_from``) from hour buckets.  One scan per resolution computes every
+        window at once.  ``names`` limits the answer; a name with no buckets is absent.
+        """
+        spans = [(w, now - window_seconds(w)) for w in windows]
+        if month_from is not None:
+            spans.append((MONTH, month_from))
+        out: dict[str, dict[str, Counts]] = {}
+        for resolution in ("minute", "hour"):
+            mine = [
+                (label, start)
+                for label, start in spans
+                if (resolution == "minute")
+                == (label != MONTH and now - start <= MINUTE_WINDOW_LIMIT_SECONDS)
+            ]
+            if not mine:
+                continue
+            self._window_scan(kind, resolution, mine, now, names, out)
+        return out
+
+    def _window_scan(
+        self,
+        kind: Kind,
+        resolution: Resolution,
+        spans: Sequence[tuple[str, float]],
+        now: float,
+        names: Sequence[str] | None,
+        out: dict[str, dict[str, Counts]],
+    ) -> None:
+        p = self.placeholder
+        selects, params = [], []
+        for _, start in spans:
+            for col in ("good", "total", "degraded"):
+                selects.append(f"SUM(CASE WHEN start >= {p} THEN {col} ELSE 0 END)")
+                params.append(_ceil(start))
+        where, where_params = self._where(kind, names)
+        sql = (
+            f"SELECT {kind}, {', '.join(selects)} FROM {_table(kind, resolution)} "
+            f"WHERE start >= {p} AND start < {p}{where} GROUP BY {kind}"
+        )
+        lowest = min(_ceil(s) for _, s in spans)
+        rows = self._query(sql, [*params, lowest, now, *where_params])
+        for row in rows:
+            per = out.setdefault(row[0], {})
+            for i, (label, _) in enumerate(spans):
+                good, total, degraded = row[1 + 3 * i : 4 + 3 * i]
+                per[label] = Counts(int(good or 0), int(total or 0), int(degraded or 0))
+
+    def series(
+        self, kind: Kind, name: str, resolution: Resolution, start: float, end: float
+    ) -> list[BucketTotals]:
+        """The stored buckets of one target or channel whose start lies in ``[start, end)``."""
+        p = self.placeholder
+        sql = (
+            f"SELECT start, {', '.join(VALUE_COLUMNS)} FROM {_table(kind, resolution)} "
+            f"WHERE {kind} = {p} AND start >= {p} AND start < {p} ORDER BY start"
+        )
+        return [_totals(row) for row in self._query(sql, [name, _ceil(start), end])]
+
+    def totals(
+        self, kind: Kind, start: float, end: float, names: Sequence[str] | None = None
+    ) -> dict[str, BucketTotals]:
+        """Hour buckets summed per name over ``[start, end)`` (the monthly report's view)."""
+        p = self.placeholder
+        where, where_params = self._where(kind, names)
+        sql = (
+            f"SELECT {kind}, MIN(start), {_SUMS} FROM {_table(kind, 'hour')} "
+            f"WHERE start >= {p} AND start < {p}{where} GROUP BY {kind}"
+        )
+        rows = self._query(sql, [_ceil(start), end, *where_params])
+        return {row[0]: _totals((*row[1:], None)) for row in rows}
+
+    def targets(self) -> dict[str, str]:
+        """Every target that ever recorded a probe, mapped to its channel."""
+        return dict(self._query("SELECT target, channel FROM targets", []))
+
+    def incidents(
+        self,
+        start: float,
+        end: float,
+        channel: str | None = None,
+        target: str | None = None,
+    ) -> list[Incident]:
+        """Incidents overlapping ``[start, end)``, flushed ones only, ordered by start."""
+        p = self.placeholder
+        sql = (
+            "SELECT channel, target, start, end_ts, reason FROM incidents "
+            f"WHERE start < {p} AND (end_ts IS NULL OR end_ts > {p})"
+        )
+        params: list[Any] = [end, start]
+        if channel is not None:
+            sql += f" AND channel = {p}"
+            params.append(channel)
+        if target is not None:
+            sql += f" AND target = {p}"
+            params.append(target)
+        rows = self._query(sql + " ORDER BY start, target", params)
+        return [Incident(r[0], r[1], float(r[2]), _opt_float(r[3]), r[4]) for r in rows]
+
+    def schema_version(self) -> int:
+        """The schema version this store is at."""
+        rows = self._query("SELECT MAX(version) FROM schema_version", [])
+        return int(rows[0][0] or 0)
+
+    def close(self) -> None:
+        """Flush what is pending, then close the connection."""
+        self.flush()
+        with self._db_lock:
+            self._conn.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _where(self, kind: Kind, names: Sequence[str] | None) -> tuple[str, list[Any]]:
+        if names is None:
+            return "", []
+        if not names:
+            return " AND 1 = 0", []
+        marks = ", ".join([self.placeholder] * len(names))
+        return f" AND {kind} IN ({marks})", list(names)
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._db_lock, self._transaction() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A cursor inside one transaction: committed on success, rolled back on error."""
+        cur = self._conn.cursor()
+        try:
+            self._begin(cur)
+            yield cur
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+        finally:
+            cur.close()
+
+    def _begin(self, cur: Any) -> None:
+        """Open a transaction explicitly where the driver does not (SQLite)."""
+
+    def _migrate(self) -> None:
+        p = self.placeholder
+        with self._db_lock:
+            with self._transaction() as cur:
+                cur.execute(schema.VERSION_TABLE)
+                cur.execute("SELECT MAX(version) FROM schema_version")
+                current = int(cur.fetchone()[0] or 0)
+            for version in range(current + 1, schema.LATEST_VERSION + 1):
+                with self._transaction() as cur:
+                    for statement in schema.statements(version, self.dialect):
+                        cur.execute(statement)
+                    cur.execute(
+                        f"INSERT INTO schema_version (version, applied_at) VALUES ({p}, {p})",
+                        (version, time.time()),
+                    )
+
+    def _load_open_incidents(self) -> None:
+        # An incident open at a crash or shutdown continues: the target's next counted
+        # result either keeps it open or closes it.
+        rows = self._query(
+            "SELECT channel, target, start, reason FROM incidents WHERE end_ts IS NULL", []
+        )
+        for channel, target, start, reason in rows:
+            self._open[target] = Incident(channel, target, float(start), None, reason)
+
+
+def _ceil(t: float) -> int:
+    """The first whole second at or after ``t``: bucket starts are whole seconds."""
+    whole = int(t)
+    return whole if whole == t or t < 0 else whole + 1
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _totals(row: Sequence[Any]) -> BucketTotals:
+    start, good, total, degraded, excluded, latency_sum = row[:6]
+    histogram = tuple(int(h or 0) for h in row[6 : 6 + HISTOGRAM_BINS])
+    return BucketTotals(
+        start=int(start),
+        good=int(good or 0),
+        total=int(total or 0),
+        degraded=int(degraded or 0),
+        excluded=int(excluded or 0),
+        latency_sum=float(latency_sum or 0.0),
+        histogram=histogram,
+        reason=row[6 + HISTOGRAM_BINS],
+    )
+
+
+__all__ = ["HOUR", "MINUTE", "Kind", "Resolution", "SqlProbeStore", "Tally"]
