@@ -6,9 +6,8 @@ verifies (when ``tls`` is set), and, when ``expect_regex`` is set, the bytes rea
 ``send`` match it before more than ``max_read_bytes`` have arrived.  ``send`` and the bytes
 matched are latin-1: each character U+0000..U+00FF is one byte, so binary frames (ISO 8583
 length prefixes) can be written with YAML ``\\x`` escapes and ASCII protocols read as usual.
-Over TLS, ``cert_expiry_timestamp`` is the verified leaf's ``notAfter`` (none under
-``insecure_skip_verify``: CPython decodes only verified certificates; a ``tls`` target
-watches the expiry of any certificate).
+Over TLS, ``cert_expiry_timestamp`` is the presented leaf's ``notAfter``, read from its DER
+bytes so that it is reported under ``insecure_skip_verify`` too.
 
 Failure reasons (shared by the probes built on :func:`connect`):
 
@@ -39,6 +38,7 @@ import time
 from dataclasses import dataclass
 
 from monitor.model import Target, TcpSpec
+from probes._x509 import not_after_timestamp
 from probes.context import ProbeContext
 from probes.result import (
     REASON_BODY_MISMATCH,
@@ -132,17 +132,11 @@ class Connection:
     writer: asyncio.StreamWriter
     address: str
 
-    def verified_expiry(self) -> float | None:
-        """``notAfter`` of a verified peer certificate; None without TLS or verification.
-
-        CPython decodes a certificate only once it is verified; reading an unverified one
-        (``insecure_skip_verify``) takes the DER parsing of the ``tls`` probe, which watches
-        expiry whatever the trust.
-        """
+    def cert_expiry(self) -> float | None:
+        """``notAfter`` of the peer's leaf certificate, verified or not; None without TLS."""
         ssl_object = self.writer.get_extra_info("ssl_object")
-        cert = ssl_object.getpeercert() if ssl_object is not None else None
-        not_after = cert.get("notAfter") if cert else None
-        return ssl.cert_time_to_seconds(not_after) if isinstance(not_after, str) else None
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        return not_after_timestamp(der) if der else None
 
     def details(self) -> dict[str, str]:
         """The peer address and, over TLS, the negotiated version and cipher."""
@@ -271,7 +265,7 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
         async with asyncio.timeout(target.timeout_seconds):
             conn = await connect(spec.host, spec.port, clock, ssl_context=ssl_context,
                                  server_hostname=spec.tls_config.server_name or spec.host)
-            expiry = conn.verified_expiry()
+            expiry = conn.cert_expiry()
             details = conn.details()
             clock.begin("first_byte")
             try:

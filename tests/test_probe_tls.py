@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from monitor.model import Target, TcpSpec, TlsClientConfig, TlsSpec
 from probes import tls
+from probes._x509 import der_elements, leaf_certificate
 from probes.context import ProbeContext
 from probes.tcp import PhaseClock, connect
-from probes.tls import der_elements, expiry_problem, leaf_certificate, presented_certificate
+from probes.tls import expiry_problem, presented_certificate
 from tests.netservers import Pki, close_at_once, closed_port, hang, tcp_server
 
 DAY = 86400.0
