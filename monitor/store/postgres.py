@@ -25,12 +25,15 @@ class PostgresProbeStore(SqlProbeStore):
     def __init__(self, dsn: str, schema: str | None = None, **options: Any) -> None:
         conn = psycopg.connect(dsn, autocommit=False)
         if schema is not None:
-            with conn.cursor() as cur:
-                cur.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                )
-                cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-            conn.commit()
+            try:
+                with conn.cursor() as cur:
+                    name = sql.Identifier(schema)
+                    cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+                    cur.execute(sql.SQL("SET search_path TO {}").format(name))
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
         self.schema = schema
         super().__init__(conn, **options)
 

@@ -43,9 +43,8 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
         _bucket_table("target_hour", "target"),
         _bucket_table("channel_minute", "channel"),
         _bucket_table("channel_hour", "channel"),
-        # Retention deletes by time across all names: index start alone.
-        "CREATE INDEX target_minute_start ON target_minute (start)",
-        "CREATE INDEX target_hour_start ON target_hour (start)",
+        # No index on start alone: retention prunes name by name along the primary key,
+        # and the index would cost a third of the disk.
         """CREATE TABLE targets (
             target TEXT PRIMARY KEY,
             channel TEXT NOT NULL

@@ -38,6 +38,7 @@ DEFAULT_HOUR_RETENTION_SECONDS: Final = 400 * 86400.0
 # Rolling windows up to a day are answered from minute buckets, longer ones from hours.
 MINUTE_WINDOW_LIMIT_SECONDS: Final = 86400.0
 _PRUNE_EVERY_SECONDS: Final = 3600.0
+_PRUNE_NAMES_PER_TRANSACTION: Final = 500
 
 _SUMS = ", ".join(f"SUM({c})" for c in VALUE_COLUMNS if c != "reason")
 
@@ -73,10 +74,17 @@ class SqlProbeStore:
         self._db_lock = threading.RLock()
         self._flush_lock = threading.Lock()
         self._open: dict[str, Incident] = {}
-        self._known_targets: set[tuple[str, str]] = set()
+        self._known_targets: dict[str, str] = {}  # target -> channel, as last written
         self._last_prune = 0.0
-        self._migrate()
-        self._load_open_incidents()
+        try:
+            if minute_retention_seconds < MINUTE_WINDOW_LIMIT_SECONDS:
+                # Windows up to a day are read from minute buckets: keep at least that.
+                raise ValueError("minute bucket retention must be at least a day")
+            self._migrate()
+            self._load_open_incidents()
+        except BaseException:
+            conn.close()
+            raise
 
     # -- writing -------------------------------------------------------------------------
 
@@ -114,11 +122,10 @@ class SqlProbeStore:
                 except BaseException:
                     self._requeue(batch)
                     raise
-                self._known_targets |= written
+                self._known_targets.update(written)
             now = self._clock()
             if now - self._last_prune >= _PRUNE_EVERY_SECONDS:
                 self.prune(now)
-                self._last_prune = now
 
     def _requeue(self, batch: Batch) -> None:
         with self._batch_lock:
@@ -150,7 +157,9 @@ class SqlProbeStore:
                 [(name, start, *tally.values()) for (name, start), tally in rows.items()],
             )
         # The target map changes rarely: write only pairs this process has not written.
-        targets = {(t, c) for c, t, _ in batch.minutes} - self._known_targets
+        # The last channel recorded for a target wins (batch keys keep insertion order).
+        latest = {t: c for c, t, _ in batch.minutes}
+        targets = {(t, c) for t, c in latest.items() if self._known_targets.get(t) != c}
         cur.executemany(
             f"INSERT INTO targets (target, channel) VALUES ({p}, {p}) "
             "ON CONFLICT (target) DO UPDATE SET channel = excluded.channel",
@@ -180,26 +189,33 @@ class SqlProbeStore:
     def prune(self, now: float) -> None:
         """Delete minute buckets and hour buckets/incidents older than their retention.
 
-        Deletes in slices (10 minutes of minute buckets, a day of hour buckets), each in
-        its own short transaction, so a scrape or a flush never waits for a whole prune.
+        Deletes name by name along the ``(name, start)`` primary key, a few hundred names
+        per short transaction, so a scrape or a flush never waits for a whole prune and
+        no index on ``start`` alone is needed.  Resets the hourly timer of :meth:`flush`.
         """
         p = self.placeholder
+        self._last_prune = now
         cuts = {
-            "minute": (int(now - self.minute_retention_seconds), 600),
-            "hour": (int(now - self.hour_retention_seconds), 86400),
+            "minute": int(now - self.minute_retention_seconds),
+            "hour": int(now - self.hour_retention_seconds),
         }
         for kind in ("target", "channel"):
-            for resolution, (cut, step) in cuts.items():
-                table = f"{kind}_{resolution}"
-                while True:  # slice from the oldest bucket, skipping gaps in the history
-                    oldest = self._query(f"SELECT MIN(start) FROM {table}", [])[0][0]
-                    if oldest is None or oldest >= cut:
-                        break
-                    upper = min(int(oldest) + step, cut)
+            # Every target ever flushed is in ``targets``; a channel may have been left
+            # by its targets, so channels come from their own (small) tables.
+            names_sql = (
+                "SELECT target FROM targets"
+                if kind == "target"
+                else "SELECT channel FROM channel_hour UNION SELECT channel FROM channel_minute"
+            )
+            names = [r[0] for r in self._query(names_sql, [])]
+            for resolution, cut in cuts.items():
+                sql = f"DELETE FROM {kind}_{resolution} WHERE {kind} = {p} AND start < {p}"
+                for i in range(0, len(names), _PRUNE_NAMES_PER_TRANSACTION):
+                    chunk = names[i : i + _PRUNE_NAMES_PER_TRANSACTION]
                     with self._db_lock, self._transaction() as cur:
-                        cur.execute(f"DELETE FROM {table} WHERE start < {p}", (upper,))
+                        cur.executemany(sql, [(name, cut) for name in chunk])
         with self._db_lock, self._transaction() as cur:
-            cur.execute(f"DELETE FROM incidents WHERE end_ts < {p}", (cuts["hour"][0],))
+            cur.execute(f"DELETE FROM incidents WHERE end_ts < {p}", (cuts["hour"],))
 
     # -- reading -------------------------------------------------------------------------
 
