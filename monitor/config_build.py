@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -25,6 +27,7 @@ from monitor.config_values import (
     parse_objective,
     show,
 )
+from monitor.exclusions import CronSchedule
 from monitor.model import (
     DEFAULT_INTERVAL_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
@@ -34,6 +37,7 @@ from monitor.model import (
     DnsSpec,
     HttpExpect,
     HttpSpec,
+    MaintenanceConfig,
     ProbeSpec,
     SchedulerConfig,
     ServerConfig,
@@ -71,12 +75,15 @@ class Builder:
     def build(self, doc: Mapping[str, Any], source: str) -> Config:
         """One call per section; a new section adds one line here and one ``$defs`` entry."""
         defaults = self.defaults(doc.get("defaults", {}))
+        slo = self.slo(doc.get("slo", {}))
+        channels = self.channels(doc.get("channels", {}), defaults, slo)
         return Config(
-            channels=self.channels(doc.get("channels", {}), defaults),
+            channels=channels,
             store=self.store(doc.get("store", {})),
             server=self.server(doc.get("server", {})),
             scheduler=self.scheduler(doc.get("scheduler", {})),
-            slo=self.slo(doc.get("slo", {})),
+            slo=slo,
+            maintenance=self.maintenance(doc.get("maintenance", []), channels),
             source=source,
         )
 
@@ -144,11 +151,13 @@ class Builder:
                          f"than the interval {format_duration(interval)}")
         return _Defaults(interval, timeout, int(raw.get("confirm", 0)))
 
-    def channels(self, raw: Mapping[str, Any], defaults: _Defaults) -> tuple[Channel, ...]:
+    def channels(self, raw: Mapping[str, Any], defaults: _Defaults,
+                 slo: SloConfig) -> tuple[Channel, ...]:
         seen: dict[str, str] = {}
         channels = []
         for cname, craw in raw.items():
             cpath: PathT = ("channels", cname)
+            channel_slo = self.slo_override(craw.get("slo", {}), (*cpath, "slo"), slo)
             targets = []
             for i, traw in enumerate(craw.get("targets", [])):
                 tpath: PathT = (*cpath, "targets", i)
@@ -157,12 +166,17 @@ class Builder:
                     self.problem((*tpath, "name"), f"duplicate target name {name!r} "
                                  f"(first defined at {seen[name]})")
                 seen.setdefault(name, format_path(tpath))
-                targets.append(self.target(traw, cname, tpath, defaults))
+                target = self.target(traw, cname, tpath, defaults)
+                if "slo" in traw:
+                    target = replace(target, slo=self.slo_override(
+                        traw["slo"], (*tpath, "slo"), channel_slo))
+                targets.append(target)
             hours = craw.get("service_hours")
             channels.append(Channel(
                 name=cname, targets=tuple(targets),
                 service_hours=None if hours is None
                 else self.service_hours(hours, (*cpath, "service_hours")),
+                slo=channel_slo,
             ))
         return tuple(channels)
 
@@ -298,11 +312,14 @@ class Builder:
         return ServiceHours(days=frozenset(days), start=raw["from"], end=raw["to"], tz=tz)
 
     def store(self, raw: Mapping[str, Any]) -> StoreConfig:
+        flush = self.duration(raw.get("flush_interval"), ("store", "flush_interval"),
+                              StoreConfig().flush_interval_seconds)
         if "postgres" in raw:
-            return StoreConfig(sqlite_path=None, postgres_dsn=raw["postgres"])
+            return StoreConfig(sqlite_path=None, postgres_dsn=raw["postgres"],
+                               flush_interval_seconds=flush)
         sqlite = raw.get("sqlite", "omniwatch.db")
         path = sqlite if sqlite == ":memory:" else str(self.base_dir / sqlite)
-        return StoreConfig(sqlite_path=path)
+        return StoreConfig(sqlite_path=path, flush_interval_seconds=flush)
 
     def server(self, raw: Mapping[str, Any]) -> ServerConfig:
         if "listen" not in raw:
@@ -316,12 +333,86 @@ class Builder:
     def scheduler(self, raw: Mapping[str, Any]) -> SchedulerConfig:
         return SchedulerConfig(max_concurrency=int(raw.get("max_concurrency", 512)))
 
+    def objective(self, raw: Mapping[str, Any], key: str, path: PathT,
+                  default: float | None) -> float | None:
+        if key not in raw:
+            return default
+        try:
+            return parse_objective(raw[key])
+        except ValueError as exc:
+            self.problem((*path, key), str(exc))
+            return default
+
     def slo(self, raw: Mapping[str, Any]) -> SloConfig:
-        objective = SloConfig().objective
-        if "objective" in raw:
+        base = SloConfig()
+        window = self.duration(raw.get("window"), ("slo", "window"), base.window_seconds)
+        if window % 60:
+            self.problem(("slo", "window"), "the SLO window must be a whole number of minutes")
+        timezone = raw.get("timezone", base.timezone)
+        self.time_zone(timezone, ("slo", "timezone"))
+        return SloConfig(
+            objective=self.objective(raw, "objective", ("slo",), base.objective) or 0.999,
+            window_seconds=window,
+            latency_objective=self.objective(raw, "latency_objective", ("slo",), None),
+            timezone=timezone,
+        )
+
+    def slo_override(self, raw: Mapping[str, Any], path: PathT, base: SloConfig) -> SloConfig:
+        return replace(
+            base,
+            objective=self.objective(raw, "objective", path, base.objective) or base.objective,
+            latency_objective=self.objective(raw, "latency_objective", path,
+                                             base.latency_objective),
+        )
+
+    def time_zone(self, tz: str, path: PathT) -> None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(path, f"unknown time zone {tz!r}")
+
+    def maintenance(self, raw: list[Mapping[str, Any]],
+                    channels: tuple[Channel, ...]) -> tuple[MaintenanceConfig, ...]:
+        channel_names = {c.name for c in channels}
+        target_names = {t.name for c in channels for t in c.targets}
+        out = []
+        for i, w in enumerate(raw):
+            path: PathT = ("maintenance", i)
+            tz = w.get("tz", "UTC")
+            self.time_zone(tz, (*path, "tz"))
+            for key, known in (("channels", channel_names), ("targets", target_names)):
+                for j, name in enumerate(w.get(key, [])):
+                    if name not in known:
+                        self.problem((*path, key, j), f"unknown {key[:-1]} {name!r}")
+            start = end = None
+            if "cron" in w:
+                try:
+                    CronSchedule.parse(w["cron"])
+                except ValueError as exc:
+                    self.problem((*path, "cron"), str(exc))
+            else:
+                start = self.timestamp(w["start"], tz, (*path, "start"))
+                end = self.timestamp(w["end"], tz, (*path, "end"))
+                if start is not None and end is not None and end <= start:
+                    self.problem((*path, "end"), "end must be after start")
+            out.append(MaintenanceConfig(
+                name=w["name"], start=start, end=end, cron=w.get("cron"),
+                duration_seconds=self.duration(w.get("duration"), (*path, "duration"), 0.0)
+                if "duration" in w else 0.0,
+                tz=tz, channels=frozenset(w.get("channels", [])),
+                targets=frozenset(w.get("targets", [])),
+            ))
+        return tuple(out)
+
+    def timestamp(self, raw: str, tz: str, path: PathT) -> float | None:
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError as exc:
+            self.problem(path, f"{raw!r} is not a date and time: {exc}")
+            return None
+        if moment.tzinfo is None:
             try:
-                objective = parse_objective(raw["objective"])
-            except ValueError as exc:
-                self.problem(("slo", "objective"), str(exc))
-        window = self.duration(raw.get("window"), ("slo", "window"), SloConfig().window_seconds)
-        return SloConfig(objective=objective, window_seconds=window)
+                moment = moment.replace(tzinfo=ZoneInfo(tz))
+            except (ZoneInfoNotFoundError, ValueError):
+                return None
+        return moment.timestamp()

@@ -61,8 +61,14 @@ MESSAGES: dict[str, str] = {
         "not a PostgreSQL connection string (use postgresql://user@host:5432/db "
         "or key=value pairs)"
     ),
-    "#/$defs/store/minProperties": "choose a store: sqlite or postgres",
-    "#/$defs/store/maxProperties": "choose one store, not both: sqlite or postgres",
+    "#/$defs/store/not": "choose one store, not both: sqlite or postgres",
+    "#/$defs/maintenance/oneOf": (
+        "a maintenance window needs either start and end (one-off) or cron and duration "
+        "(recurring), not both"
+    ),
+    "#/$defs/timestamp/pattern": (
+        "{value} is not a date and time (use ISO 8601, e.g. 2026-12-06T02:00:00+08:00)"
+    ),
 }
 
 _TYPE_WORDS = {

@@ -96,6 +96,21 @@ ProbeSpec = HttpSpec | TcpSpec | DnsSpec | TlsSpec
 
 
 @dataclass(frozen=True, slots=True)
+class SloConfig:
+    """An availability objective (and optionally a latency objective) over a rolling window.
+
+    ``latency_objective`` is the share of counted probes that must succeed under the
+    target's latency threshold (a *degraded* success is bad for it).  ``timezone`` is where
+    calendar months start, for the monthly report.
+    """
+
+    objective: float = 0.999
+    window_seconds: float = 30 * 86400.0
+    latency_objective: float | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """One probed endpoint. ``name`` is unique across all channels."""
 
@@ -106,6 +121,8 @@ class Target:
     interval_seconds: float = DEFAULT_INTERVAL_SECONDS
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     confirm: int = 0
+    # Its own SLO besides the channel's, when configured.
+    slo: SloConfig | None = None
 
     @property
     def latency_threshold_seconds(self) -> float | None:
@@ -132,6 +149,7 @@ class Channel:
     name: str
     targets: tuple[Target, ...] = ()
     service_hours: ServiceHours | None = None
+    slo: SloConfig = SloConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +158,7 @@ class StoreConfig:
 
     sqlite_path: str | None = "omniwatch.db"
     postgres_dsn: str | None = None
+    flush_interval_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +177,20 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class SloConfig:
-    """The default availability objective for every channel."""
+class MaintenanceConfig:
+    """A maintenance window: one-off (``start``/``end``) or recurring (``cron``/duration).
 
-    objective: float = 0.999
-    window_seconds: float = 30 * 86400.0
+    ``channels`` and ``targets`` scope it; both empty means every probe.
+    """
+
+    name: str
+    start: float | None = None
+    end: float | None = None
+    cron: str | None = None
+    duration_seconds: float = 0.0
+    tz: str = "UTC"
+    channels: frozenset[str] = frozenset()
+    targets: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +202,7 @@ class Config:
     server: ServerConfig = ServerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     slo: SloConfig = SloConfig()
+    maintenance: tuple[MaintenanceConfig, ...] = ()
     source: str = "<embedded>"
 
     @property

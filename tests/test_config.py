@@ -475,3 +475,28 @@ def _parse_path(text: str) -> tuple[str | int, ...]:
 @given(st.lists(st.one_of(st.integers(0, 10**6), st.text(min_size=1)), max_size=8))
 def test_format_path_round_trips(path: list[str | int]) -> None:
     assert _parse_path(format_path(path)) == tuple(path)
+
+
+@pytest.mark.usefixtures("in_fixtures")
+def test_slo_overrides_and_maintenance() -> None:
+    config = load("valid-slo-maintenance.yml")
+    assert config.store.flush_interval_seconds == 5.0
+    assert config.slo.window_seconds == 28 * 86400
+    assert config.slo.latency_objective == 0.99
+    assert config.slo.timezone == "Asia/Shanghai"
+    app, branch = config.channels
+    assert app.slo.objective == 0.9995
+    assert app.slo.latency_objective == 0.99  # inherited
+    assert branch.slo == config.slo
+    (api,) = app.targets
+    assert api.slo is not None
+    assert api.slo.objective == 0.99
+    assert branch.targets[0].slo is None
+    one_off, weekly, local = config.maintenance
+    assert one_off.start == 1_796_493_600.0  # 2026-12-05T18:00:00Z
+    assert one_off.end == one_off.start + 7200
+    assert one_off.channels == frozenset({"branch"})
+    assert weekly.cron == "0 2 * * sun"
+    assert weekly.duration_seconds == 7200
+    assert weekly.targets == frozenset({"app-api"})
+    assert local.start == 1_796_576_400.0  # 01:00 in Shanghai is 17:00Z the day before
