@@ -18,6 +18,7 @@ from monitor import __version__
 from monitor.config import ConfigError, load_config
 from monitor.logs import setup_logging
 from monitor.model import Config, Target
+from monitor.store import StoreUnavailable, open_store
 
 log = logging.getLogger("omniwatch.cli")
 
@@ -98,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", metavar="FILE")
     validate.add_argument("--json", action="store_true", help="machine-readable output")
 
+    from monitor.cli_slo import add_parsers
+
+    add_parsers(sub, _add_common)
+
     demo = sub.add_parser(
         "demo", help="run against simulated app, website, mini-program and branch backends",
         description="Start four simulated channel backends on loopback (healthy, flaky, slow, "
@@ -130,8 +135,14 @@ async def serve(config: Config, config_path: str | None, host: str, port: int,
     from monitor.runtime import Monitor
     from monitor.server import start_server
 
-    monitor = Monitor(config, config_path=config_path)
-    runner, bound = await start_server(monitor, host, port)
+    store = open_store(config.store)
+    monitor = Monitor(config, config_path=config_path, store=store)
+    try:
+        runner, bound = await start_server(monitor, host, port)
+    except OSError as exc:
+        store.close()
+        log.error("listen_failed", extra={"address": f"{host}:{port}", "error": exc.strerror})
+        return EXIT_FAILED
     monitor.start()
     log.info("listening", extra={"url": f"http://{host}:{bound}/metrics"})
     if callable(on_ready):
@@ -151,6 +162,7 @@ async def serve(config: Config, config_path: str | None, host: str, port: int,
         log.info("shutting_down")
         await monitor.stop()
         await runner.cleanup()
+        store.close()
     return EXIT_OK
 
 
@@ -163,7 +175,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     host, port = config.server.host, config.server.port
     if args.listen:
         host, port = _listen(args.listen)
-    return run_loop(serve(config, args.config, host, port))
+    try:
+        return run_loop(serve(config, args.config, host, port))
+    except StoreUnavailable as exc:
+        log.error("store_unavailable", extra={"error": str(exc)})
+        return EXIT_FAILED
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -230,6 +246,24 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _with_config(name: str) -> object:
+    def run(args: argparse.Namespace) -> int:
+        import monitor.cli_slo as slo_commands
+
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            _print_config_error(exc)
+            return EXIT_USAGE
+        try:
+            return int(getattr(slo_commands, name)(config, args))
+        except StoreUnavailable as exc:
+            print(f"omniwatch {args.command}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.config import parse_duration
     from monitor.demo import run_demo
@@ -250,7 +284,11 @@ def run_loop(coro: object) -> int:
     return int(runner(coro))  # type: ignore[operator]
 
 
-COMMANDS = {"run": cmd_run, "probe": cmd_probe, "config": cmd_config, "demo": cmd_demo}
+COMMANDS: dict[str, object] = {
+    "run": cmd_run, "probe": cmd_probe, "config": cmd_config, "demo": cmd_demo,
+    "slo": _with_config("cmd_slo"), "report": _with_config("cmd_report"),
+    "rules": _with_config("cmd_rules"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", "info"))
     try:
-        return COMMANDS[args.command](args)
+        return int(COMMANDS[args.command](args))  # type: ignore[operator]
     except KeyboardInterrupt:
         return 130
 

@@ -16,9 +16,12 @@ from itertools import count
 
 from aiohttp import web
 
+from monitor.cli_slo import render_rows, slo_rows
 from monitor.config import parse_config
 from monitor.runtime import Monitor
 from monitor.server import start_server
+from monitor.slos import evaluate_all, slo_bindings
+from monitor.store import open_store
 
 log = logging.getLogger("omniwatch.demo")
 
@@ -28,6 +31,7 @@ OUTAGE_SECONDS = 20.0
 DEMO_CONFIG = """\
 store: {{sqlite: "{db}"}}
 defaults: {{interval: 5s, timeout: 2s}}
+slo: {{objective: 99.9%, latency_objective: 95%}}
 channels:
   app:
     targets:
@@ -119,7 +123,8 @@ async def run_demo(host: str, port: int, duration: float | None, db: str) -> int
     ports["gateway"] = gateway.sockets[0].getsockname()[1]
 
     config = parse_config(DEMO_CONFIG.format(db=db, **ports), file="<demo>")
-    monitor = Monitor(config)
+    store = open_store(config.store)
+    monitor = Monitor(config, store=store)
     try:
         server, bound = await start_server(monitor, host, port)
     except OSError as exc:
@@ -128,6 +133,7 @@ async def run_demo(host: str, port: int, duration: float | None, db: str) -> int
         for r in runners:
             await r.cleanup()
         gateway.close()
+        store.close()
         return 2
     monitor.start()
     print(f"omniwatch demo: watching 4 channels ({len(config.targets)} targets) on loopback\n"
@@ -157,5 +163,9 @@ async def run_demo(host: str, port: int, duration: float | None, db: str) -> int
             await r.cleanup()
         gateway.close()
         await gateway.wait_closed()
+        statuses = evaluate_all(store, slo_bindings(config), time.time())
+        store.close()
+        print("\nSLOs over this run (history kept in " + db + "):\n"
+              + render_rows(slo_rows(statuses)), flush=True)
         print("omniwatch demo: stopped", flush=True)
     return 0

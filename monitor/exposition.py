@@ -30,6 +30,8 @@ FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("omniwatch_tls_cert_expiry_timestamp_seconds", "gauge",
      "notAfter of the leaf certificate seen by the last probe, in Unix seconds."),
     ("omniwatch_probe_last_run_timestamp_seconds", "gauge", "When the last probe started."),
+    ("omniwatch_probes_excluded_total", "counter",
+     "Probes not counted in any SLI, by reason (service_hours, maintenance:<name>)."),
 )
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -78,6 +80,10 @@ def _render_target(st: TargetState) -> tuple[str, ...]:
         for (r, why), n in sorted(st.results.items())
     )
     out[6] = f"omniwatch_probe_attempts_total{{{lbl}}} {st.attempts}\n"
+    out[10] = "".join(
+        f'omniwatch_probes_excluded_total{{{lbl},reason="{escape_label(why)}"}} {n}\n'
+        for why, n in sorted(st.excluded.items())
+    )
     return tuple(out)
 
 

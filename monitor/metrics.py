@@ -3,7 +3,7 @@
 Collectors read state owned by the runtime at scrape time; a fresh
 :class:`~prometheus_client.CollectorRegistry` is built per process (and per test) by
 :func:`build_registry`, nothing is registered globally.  The per-target probe families
-are rendered by :mod:`monitor.exposition` for speed and appended to the registry output.
+are rendered by :mod:`monitor.exposition` for speed; :meth:`Monitor.metrics_body` joins all.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import platform
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -21,7 +21,6 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from monitor.exposition import render_targets
 from monitor.state import Histogram, ProbeState
 
 
@@ -93,14 +92,38 @@ class ProcessInfoCollector(Collector):
         yield per_channel
 
 
+@dataclass(slots=True)
+class StoreHealth:
+    """Outcome of the last write of buffered results to the history store."""
+
+    last_flush_success: bool = True
+    last_flush_timestamp: float = 0.0
+    last_flush_seconds: float = 0.0
+
+
+class StoreCollector(Collector):
+    """Whether history is being written: a database outage must be visible, not silent."""
+
+    def __init__(self, health: StoreHealth) -> None:
+        self._health = health
+
+    def collect(self) -> Iterator[Metric]:
+        h = self._health
+        yield GaugeMetricFamily(
+            "omniwatch_store_last_flush_success",
+            "1 if the last write of buffered probe results succeeded; 0 while it fails "
+            "(results are kept and retried).", value=1.0 if h.last_flush_success else 0.0)
+        yield GaugeMetricFamily(
+            "omniwatch_store_last_flush_timestamp_seconds",
+            "When buffered probe results were last written.", value=h.last_flush_timestamp)
+        yield GaugeMetricFamily(
+            "omniwatch_store_last_flush_duration_seconds",
+            "How long the last successful write took.", value=h.last_flush_seconds)
+
+
 def build_registry(*collectors: Collector) -> CollectorRegistry:
     """A new registry holding ``collectors`` (and nothing global)."""
     registry = CollectorRegistry(auto_describe=False)
     for c in collectors:
         registry.register(c)
     return registry
-
-
-def render_metrics(registry: CollectorRegistry, state: ProbeState) -> bytes:
-    """The whole ``/metrics`` body: registry families, then per-target families."""
-    return generate_latest(registry) + render_targets(state.targets.values()).encode()

@@ -1,4 +1,4 @@
-"""The running monitor: configuration, scheduler, probes, state and result sinks wired up.
+"""The running monitor: configuration, scheduler, probes, state and history wired up.
 
 Owns every piece of process state and hands it to collaborators explicitly; a test can
 build as many independent :class:`Monitor` objects as it likes.
@@ -7,25 +7,29 @@ build as many independent :class:`Monitor` objects as it likes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import Protocol
+
+from prometheus_client import generate_latest
 
 from monitor import __version__
 from monitor.config import ConfigError, load_config
-from monitor.exposition import prerender
+from monitor.exposition import prerender, render_targets
 from monitor.metrics import (
     ProcessInfoCollector,
     ReloadStatus,
     SchedulerCollector,
+    StoreCollector,
+    StoreHealth,
     build_registry,
-    render_metrics,
 )
 from monitor.model import Config, Target
 from monitor.scheduler import ProbeScheduler
+from monitor.slos import SloCollector, exclusions, slo_bindings
 from monitor.state import ProbeState
+from monitor.store import ProbeStore
 from probes import PROBES
 from probes.context import ProbeContext
 from probes.result import ProbeResult
@@ -34,32 +38,39 @@ from probes.runner import run_target
 log = logging.getLogger("omniwatch.monitor")
 
 
-class ResultSink(Protocol):
-    """Receives every confirmed probe result (the history store implements this)."""
-
-    def record(self, target: Target, result: ProbeResult) -> None:
-        """Take ``result`` for ``target``; must be cheap and must not block."""
-
-
 class Monitor:
-    """One monitoring process: probes on schedule, state for scrapes, safe reloads."""
+    """One monitoring process: probes on schedule, state for scrapes, history, reloads.
+
+    With a ``store``, every confirmed result is recorded there (flagged when a maintenance
+    window or service hours exclude it), flushed every ``store.flush_interval`` from a
+    worker thread, and the SLO families are computed from it at scrape time.
+    """
 
     def __init__(self, config: Config, *, config_path: str | None = None,
-                 sinks: Sequence[ResultSink] = ()) -> None:
+                 store: ProbeStore | None = None) -> None:
         self.config = config
         self.config_path = config_path
-        self.sinks = list(sinks)
+        self.store = store
         self.state = ProbeState()
         self.ctx = ProbeContext()
         self.reload_status = ReloadStatus(success=True, last_success_timestamp=time.time())
+        self.store_health = StoreHealth()
         self.registry = build_registry(
             ProcessInfoCollector(__version__, self.reload_status, self._targets_per_channel),
             SchedulerCollector(self.state),
+            StoreCollector(self.store_health),
         )
+        self._exclusions = exclusions(config)
+        self._slo_collector = None if store is None else SloCollector(
+            store, slo_bindings(config), time.time)
+        # SLO families read the database: rendered in a worker thread, never on the loop.
+        self.slo_registry = build_registry() if self._slo_collector is None else build_registry(
+            self._slo_collector)
         self._targets = {t.name: t for t in config.targets}
         self._semaphore = asyncio.Semaphore(config.scheduler.max_concurrency)
         self._scheduler = ProbeScheduler(self._run_scheduled, on_skipped=self._skipped)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._flusher: asyncio.Task[None] | None = None
         self.started = False
 
     def _targets_per_channel(self) -> dict[str, int]:
@@ -75,24 +86,64 @@ class Monitor:
             self.state.ensure(t.channel, t.name, t.kind)
         self._scheduler.sync(self.config.targets)
         self._scheduler.start()
+        if self.store is not None:
+            self._flusher = asyncio.create_task(self._flush_loop())
         self.started = True
         log.info("monitor_started", extra={"targets": len(self._targets),
                                            "config": self.config.source})
 
     async def stop(self) -> None:
-        """Stop scheduling and cancel probes in flight."""
+        """Stop scheduling, cancel probes in flight, write what is buffered."""
         self._scheduler.shutdown()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self.store is not None:
+            await self.flush()
         self.started = False
         log.info("monitor_stopped")
 
+    async def _flush_loop(self) -> None:
+        assert self.store is not None
+        interval = self.config.store.flush_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            await self.flush()
+
+    async def flush(self) -> bool:
+        """Write buffered results now (in a worker thread); False if the database failed.
+
+        A failed flush keeps its batch for the next one: a database outage delays the
+        history, it does not drop it.
+        """
+        if self.store is None:
+            return True
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(self.store.flush)
+        except Exception as exc:
+            self.store_health.last_flush_success = False
+            log.error("store_flush_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return False
+        self.store_health.last_flush_success = True
+        self.store_health.last_flush_timestamp = time.time()
+        self.store_health.last_flush_seconds = time.perf_counter() - started
+        return True
+
     def apply(self, config: Config) -> None:
         """Switch to ``config``: jobs are added, removed or re-timed; state is kept."""
+        if config.store != self.config.store:
+            log.warning("store_change_needs_restart", extra={"config": config.source})
         self.config = config
         self._targets = {t.name: t for t in config.targets}
+        self._exclusions = exclusions(config)
+        if self._slo_collector is not None:
+            self._slo_collector.bindings = slo_bindings(config)
         self.state.retain(set(self._targets))
         for t in config.targets:
             self.state.ensure(t.channel, t.name, t.kind)
@@ -144,15 +195,18 @@ class Monitor:
                 self._tasks.discard(task)
 
     def observe(self, target: Target, result: ProbeResult) -> None:
-        """Fold a result into state and hand it to every sink."""
-        self.state.observe(target.channel, target.name, target.kind, result)
+        """Fold a result into state and history; excluded probes count in no SLI."""
+        excluded = self._exclusions.reason(target.channel, target.name,
+                                           result.started_at or time.time())
+        self.state.observe(target.channel, target.name, target.kind, result, excluded)
         prerender(self.state.targets[target.name])
-        for sink in self.sinks:
-            sink.record(target, result)
+        if self.store is not None:
+            self.store.record(target.channel, target.name, result, excluded is not None)
         if not result.success:
             log.info("probe_failed", extra={
                 "channel": target.channel, "target": target.name, "reason": result.reason,
-                "detail": result.message, "attempts": result.attempts})
+                "detail": result.message, "attempts": result.attempts,
+                **({"excluded": excluded} if excluded else {})})
 
     async def probe_now(self, name: str) -> ProbeResult | None:
         """Probe the configured target ``name`` now, outside its schedule; None if unknown.
@@ -168,6 +222,9 @@ class Monitor:
         """The configured target ``name``, or None."""
         return self._targets.get(name)
 
-    def metrics_body(self) -> bytes:
-        """The ``/metrics`` exposition."""
-        return render_metrics(self.registry, self.state)
+    async def metrics_body(self) -> bytes:
+        """The ``/metrics`` exposition: SLO families (from the store, off the loop), the
+        process families, then the per-target families."""
+        slo = await asyncio.to_thread(generate_latest, self.slo_registry)
+        return (generate_latest(self.registry) + slo
+                + render_targets(self.state.targets.values()).encode())

@@ -20,7 +20,7 @@ MONITOR_KEY: web.AppKey[Monitor] = web.AppKey("monitor", Monitor)
 
 async def metrics(request: web.Request) -> web.Response:
     """Everything the monitor knows, in Prometheus text format."""
-    body = request.app[MONITOR_KEY].metrics_body()
+    body = await request.app[MONITOR_KEY].metrics_body()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -55,6 +55,7 @@ class TargetState:
     kind: str
     last: ProbeResult | None = None
     results: Counter[tuple[str, str]] = field(default_factory=Counter)  # (result, reason)
+    excluded: Counter[str] = field(default_factory=Counter)  # why not counted
     attempts: int = 0
     duration: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
     # Bumped on every observation; the exposition cache is keyed on it.
@@ -85,11 +86,20 @@ class ProbeState:
             if name not in names:
                 del self.targets[name]
 
-    def observe(self, channel: str, target: str, kind: str, result: ProbeResult) -> None:
-        """Fold one final probe result into the target's state."""
+    def observe(self, channel: str, target: str, kind: str, result: ProbeResult,
+                excluded: str | None = None) -> None:
+        """Fold one final probe result into the target's state.
+
+        An ``excluded`` result (maintenance, service hours; the value says which) is the
+        latest observation like any other, but is counted apart from ``results`` so
+        that ``omniwatch_probes_total`` holds exactly the probes the SLIs count.
+        """
         st = self.ensure(channel, target, kind)
         st.last = result
-        st.results[(result.result_label, result.reason)] += 1
+        if excluded is None:
+            st.results[(result.result_label, result.reason)] += 1
+        else:
+            st.excluded[excluded] += 1
         st.attempts += result.attempts
         st.duration.observe(result.duration_seconds)
         st.version += 1

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.exposition import escape_label, fmt, render_targets
+from monitor.exposition import render_targets as _render
 from monitor.metrics import (
     ProcessInfoCollector,
     ReloadStatus,
     SchedulerCollector,
     build_registry,
-    render_metrics,
 )
 from monitor.state import ProbeState
 from probes.result import ProbeResult
@@ -92,7 +93,7 @@ def test_full_body_has_process_families_once() -> None:
     registry = build_registry(
         ProcessInfoCollector("9.9.9", ReloadStatus(success=False), lambda: {"app": 1}),
         SchedulerCollector(state))
-    text = render_metrics(registry, state).decode()
+    text = (generate_latest(registry) + _render(state.targets.values()).encode()).decode()
     names = [f.name for f in text_string_to_metric_families(text)]
     assert len(names) == len(set(names))
     s = _samples(text)
@@ -101,3 +102,18 @@ def test_full_body_has_process_families_once() -> None:
     assert s[k("omniwatch_scheduler_lateness_seconds_count")] == 1
     build = [k for k in s if k[0] == "omniwatch_build_info"]
     assert ("version", "9.9.9") in build[0][1]
+
+
+def test_excluded_probes_are_counted_apart() -> None:
+    state = ProbeState()
+    state.observe("branch", "core", "tcp", _result(False), excluded="service_hours")
+    state.observe("branch", "core", "tcp", _result(False), excluded="maintenance:upgrade")
+    state.observe("branch", "core", "tcp", _result())
+    s = _samples(render_targets(state.targets.values()))
+    core = (("channel", "branch"), ("target", "core"))
+    assert s[k("omniwatch_probes_excluded_total", *core, reason="service_hours")] == 1
+    assert s[k("omniwatch_probes_excluded_total", *core, reason="maintenance:upgrade")] == 1
+    failures = [key for key in s if key[0] == "omniwatch_probes_total"
+                and ("result", "failure") in key[1]]
+    assert failures == []
+    assert s[k("omniwatch_probe_success", *core)] == 1

@@ -61,15 +61,36 @@ class ProbeStore(Protocol):
         """Flush and release the database."""
 
 
+class StoreUnavailable(Exception):
+    """The history database cannot be opened; the message never includes the DSN."""
+
+
 def open_store(config: StoreConfig, **options: Any) -> SqlProbeStore:
-    """The store ``config`` names: PostgreSQL when a DSN is given, else the SQLite file."""
+    """The store ``config`` names: PostgreSQL when a DSN is given, else the SQLite file.
+
+    Raises :class:`StoreUnavailable` when the database cannot be reached or migrated.
+    """
     if config.postgres_dsn:
+        import psycopg
+
         from monitor.store.postgres import PostgresProbeStore
 
-        return PostgresProbeStore(config.postgres_dsn, **options)
+        try:
+            return PostgresProbeStore(config.postgres_dsn, **options)
+        except psycopg.Error as exc:
+            # psycopg's message names host and port, never the password.
+            raise StoreUnavailable(f"cannot open the PostgreSQL history store: "
+                                   f"{str(exc).strip()}") from None
+    import sqlite3
+
     from monitor.store.sqlite import SqliteProbeStore
 
-    return SqliteProbeStore(config.sqlite_path or "omniwatch.db", **options)
+    path = config.sqlite_path or "omniwatch.db"
+    try:
+        return SqliteProbeStore(path, **options)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot open the SQLite history store {path}: {exc}") from None
 
 
-__all__ = ["BucketTotals", "Incident", "Kind", "ProbeStore", "Resolution", "open_store"]
+__all__ = ["BucketTotals", "Incident", "Kind", "ProbeStore", "Resolution", "StoreUnavailable",
+           "open_store"]
