@@ -10,7 +10,7 @@ collate strings differently from Python).  :func:`judge` decides one key for one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -207,12 +207,21 @@ class SortedGroups(Iterator[Head]):
         self.name = name
         self.rows_read = 0
         self.null_keys = 0
-        self._groups = self._walk(iter(records))
+        self._records = iter(records)
+        self._groups: Generator[Head, None, None] = self._walk(self._records)
 
     def __next__(self) -> Head:
         return next(self._groups)
 
-    def _walk(self, records: Iterator[SourceRecord]) -> Iterator[Head]:
+    def close(self) -> None:
+        """Stop reading: close the source's iterator now, which ends its query and
+        releases its connection (and locks), instead of whenever it is collected."""
+        self._groups.close()
+        close = getattr(self._records, "close", None)
+        if close is not None:
+            close()
+
+    def _walk(self, records: Iterator[SourceRecord]) -> Generator[Head, None, None]:
         # One generator, locals only: this runs once per row of every source.
         rows = nulls = copies = 0
         first: SourceRecord | None = None
@@ -279,9 +288,19 @@ def compare_streams(plan: ComparePlan, reference: str, ref_records: Iterable[Sou
     names = list(channels)
     groups = [SortedGroups(c, channels[c]) for c in names]
     tally_of = [tallies[c] for c in names]
+    try:
+        return _merge(plan, now, ref_groups, groups, tally_of, tallies)
+    finally:
+        for g in (ref_groups, *groups):
+            g.close()
+
+
+def _merge(plan: ComparePlan, now: datetime, ref_groups: SortedGroups,
+           groups: list[SortedGroups], tally_of: list[Tally], tallies: dict[str, Tally]
+           ) -> dict[str, Tally]:
     counts_of = [t.counts for t in tally_of]
-    alive = [True] * len(names)
-    heads: list[Head | None] = [None] * len(names)
+    alive = [True] * len(groups)
+    heads: list[Head | None] = [None] * len(groups)
 
     def fail_all(exc: SourceError) -> dict[str, Tally]:
         for t in tally_of:
@@ -300,7 +319,7 @@ def compare_streams(plan: ComparePlan, reference: str, ref_records: Iterable[Sou
         ref_head = _advance(ref_groups)
     except SourceError as exc:
         return fail_all(exc)
-    for i in range(len(names)):
+    for i in range(len(groups)):
         advance(i)
     match = Outcome.MATCH
     while True:

@@ -226,6 +226,7 @@ class _Builder:
             interval_seconds=self.duration(schedule.get("interval"), ("schedule", "interval"),
                                            3600.0),
             sample_size=raw.get("sample_size", 1000), max_samples=raw.get("max_samples", 20),
+            workers=raw.get("workers", 1),
             checksum=ChecksumSettings(**raw.get("checksum", {})),
         )
 

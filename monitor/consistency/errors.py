@@ -21,8 +21,10 @@ class ConsistencyError(Exception):
 class SourceError(ConsistencyError):
     """A record source could not be read to the end.
 
-    ``reason`` classifies it for metrics and alerts: ``connect``, ``timeout``, ``query``,
-    ``garbage`` (a response or file that cannot be parsed) or ``order``.
+    ``reason`` classifies it for metrics and alerts: ``connect`` (cannot reach or open
+    it), ``timeout``, ``lost`` (connection dropped mid-stream), ``query`` (the database
+    refused the statement), ``status`` (an HTTP error status), ``garbage`` (a response
+    or file that cannot be parsed) or ``order`` (keys out of byte order).
     """
 
     def __init__(self, source: str, reason: str, detail: str) -> None:

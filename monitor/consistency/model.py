@@ -136,13 +136,13 @@ class ChecksumSettings:
 
     Rows are spread over ``segments`` hash segments; a differing segment holding more
     than ``max_fetch_rows`` is split ``split_factor`` ways (bisection in hash space);
-    when differing segments hold more than ``dense_ratio`` of all rows the pair is
-    streamed in full instead.  Rows of differing segments are fetched
-    ``fetch_batch_segments`` segments per query.
+    in smaller ones, per-row hashes are compared (``fetch_batch_segments`` segments per
+    query) and only differing rows fetched.  When differing segments hold more than
+    ``dense_ratio`` of all rows the pair is streamed in full instead.
     """
 
-    segments: int = 65536
-    max_fetch_rows: int = 2048
+    segments: int = 4096
+    max_fetch_rows: int = 4096
     split_factor: int = 16
     dense_ratio: float = 0.3
     fetch_batch_segments: int = 8192
@@ -167,6 +167,7 @@ class ConsistencyConfig:
     interval_seconds: float = 3600.0
     sample_size: int = 1000
     max_samples: int = 20
+    workers: int = 1  # full mode over SQL sources: processes, each merging one key range
     checksum: ChecksumSettings = ChecksumSettings()
 
     @property

@@ -7,17 +7,26 @@ a worker thread.  It never raises for a broken source: that channel's report car
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from monitor.consistency.checksum import checksum_pair
 from monitor.consistency.compare import ComparePlan, Head, SortedGroups, compare_streams
 from monitor.consistency.errors import SourceError
-from monitor.consistency.model import ConsistencyConfig, ConsistencyReport, Key, Outcome
+from monitor.consistency.model import (
+    ConsistencyConfig,
+    ConsistencyReport,
+    Key,
+    Outcome,
+    SourceRecord,
+)
 from monitor.consistency.report import Tally, wilson_interval
 from monitor.consistency.sources import RecordSource, open_source, supports_checksum
+from monitor.consistency.sources.sql import SqlSource
 from monitor.consistency.streams import chunked
 
 MODES = ("full", "checksum", "sample")
@@ -26,9 +35,50 @@ INCREMENTAL_CHUNK_KEYS = 1000
 
 def _full(plan: ComparePlan, config: ConsistencyConfig, ref: RecordSource,
           channels: Mapping[str, RecordSource], now: datetime) -> dict[str, Tally]:
+    if (config.workers > 1 and len(config.key) == 1 and isinstance(ref, SqlSource)
+            and all(isinstance(s, SqlSource) for s in channels.values())):
+        return _partitioned(config, ref, tuple(channels), now)
     return compare_streams(
         plan, ref.name, ref.stream(), {name: src.stream() for name, src in channels.items()},
         now, config.max_samples)
+
+
+def _partition(config: ConsistencyConfig, channels: tuple[str, ...], low: str | None,
+               high: str | None, now: datetime) -> dict[str, Tally]:
+    """One key range of a full check, in a worker process: the same merge, fewer rows."""
+    sources = {s.name: open_source(config, s) for s in config.sources}
+
+    def part(name: str) -> Iterator[SourceRecord]:
+        src = sources[name]
+        assert isinstance(src, SqlSource)
+        return src.stream_range(low, high)
+
+    return compare_streams(ComparePlan.from_config(config), config.reference,
+                           part(config.reference), {c: part(c) for c in channels}, now,
+                           config.max_samples)
+
+
+def _partitioned(config: ConsistencyConfig, ref: SqlSource, channels: tuple[str, ...],
+                 now: datetime) -> dict[str, Tally]:
+    """Full mode on ``config.workers`` cores: the reference's key space is cut into equal
+    ranges and each worker process merges one range of every source.  Python spends a
+    few microseconds per row, so this is what brings 10^6 rows by 4 sources into seconds."""
+    totals = {c: Tally(ref.name, c, config.max_samples) for c in channels}
+    try:
+        cuts: list[str | None] = [*ref.split_keys(config.workers)]
+    except SourceError as exc:
+        for t in totals.values():
+            t.fail(str(exc))
+        return totals
+    bounds = list(zip([None, *cuts], [*cuts, None], strict=True))
+    # spawn, not fork: run_check is usually called from a thread of a running service.
+    with ProcessPoolExecutor(max_workers=len(bounds),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_partition, config, channels, lo, hi, now) for lo, hi in bounds]
+        for f in futures:
+            for c, part in f.result().items():
+                totals[c].merge(part)
+    return totals
 
 
 def _by_keys(plan: ComparePlan, config: ConsistencyConfig, ref: RecordSource,
@@ -53,26 +103,36 @@ def _key(head: Head | None) -> Key | None:
 
 
 def _changed_keys(ref: RecordSource, channels: Mapping[str, RecordSource], since: datetime,
-                  null_keys: list[int]) -> Iterator[Key]:
+                  null_keys: dict[str, int]) -> Iterator[Key]:
     """Distinct keys changed since ``since`` on any side, in order (one merge of streams)."""
     groups = [SortedGroups(s.name, s.stream(since)) for s in (ref, *channels.values())]
-    heads: list[Key | None] = [_key(next(g, None)) for g in groups]
-    while True:
-        live = [h for h in heads if h is not None]
-        if not live:
-            break
-        k = min(live)
-        yield k
-        for i, g in enumerate(groups):
-            if heads[i] == k:
-                heads[i] = _key(next(g, None))
-    null_keys.append(sum(g.null_keys for g in groups))
+    try:
+        heads: list[Key | None] = [_key(next(g, None)) for g in groups]
+        while True:
+            live = [h for h in heads if h is not None]
+            if not live:
+                break
+            k = min(live)
+            yield k
+            for i, g in enumerate(groups):
+                if heads[i] == k:
+                    heads[i] = _key(next(g, None))
+        null_keys.update((g.name, g.null_keys) for g in groups)
+    finally:
+        for g in groups:
+            g.close()
 
 
 def _sample(plan: ComparePlan, config: ConsistencyConfig, ref: RecordSource,
             channels: Mapping[str, RecordSource], now: datetime, seed: int
             ) -> dict[str, Tally]:
-    keys = sorted(set(ref.sample_keys(config.sample_size, seed)))
+    try:
+        keys = sorted(set(ref.sample_keys(config.sample_size, seed)))
+    except SourceError as exc:
+        failed = {c: Tally(ref.name, c, config.max_samples) for c in channels}
+        for t in failed.values():
+            t.fail(str(exc))
+        return failed
     return _by_keys(plan, config, ref, channels, chunked(keys, INCREMENTAL_CHUNK_KEYS), now)
 
 
@@ -108,13 +168,13 @@ def run_check(config: ConsistencyConfig, *, mode: str | None = None,
     if since is not None:
         if mode != "full":
             raise ValueError("incremental runs (since) compare in full mode only")
-        null_keys: list[int] = []
+        null_keys: dict[str, int] = {}
         try:
             tallies = _by_keys(plan, config, ref, chans,
                                chunked(_changed_keys(ref, chans, since, null_keys),
                                        INCREMENTAL_CHUNK_KEYS), now)
-            for t in tallies.values():
-                t.add(Outcome.INVALID, sum(null_keys))
+            for c, t in tallies.items():  # changed records without a usable key
+                t.add(Outcome.INVALID, null_keys.get(ref.name, 0) + null_keys.get(c, 0))
         except SourceError as exc:
             tallies = {c: Tally(ref.name, c, config.max_samples) for c in chans}
             for t in tallies.values():

@@ -67,6 +67,11 @@ class SegmentSource(RecordSource, Protocol):
         """Every record of ``segments`` of ``modulus``, sorted by key."""
         ...
 
+    def segment_hashes(self, modulus: int, segments: Sequence[int]
+                       ) -> Iterator[tuple[Key, int]]:
+        """``(key, row hash)`` of the non-NULL-key rows of ``segments``, sorted by key."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Layout:

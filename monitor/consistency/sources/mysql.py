@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -15,6 +16,7 @@ from monitor.consistency.sources.sql import MySqlDialect, Row, SqlSource
 
 _TIMEOUT_CODES = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
 _LOST_CODES = {2006, 2013, 1927}
+_QUOTED = re.compile(r"'[^']*'")
 
 
 def connect_args(dsn: str) -> dict[str, Any]:
@@ -91,6 +93,7 @@ class MySqlSource(SqlSource):
 
 
 def _message(exc: BaseException) -> str:
-    if len(exc.args) >= 2:
-        return f"({exc.args[0]}) {exc.args[1]}"
-    return str(exc) or type(exc).__name__
+    # MySQL quotes values (and some names) in single quotes, e.g. "Incorrect integer
+    # value: 'abc'": none of them may reach a log line or Slack.
+    text = f"({exc.args[0]}) {exc.args[1]}" if len(exc.args) >= 2 else str(exc)
+    return _QUOTED.sub("'…'", text) or type(exc).__name__

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
@@ -10,6 +12,9 @@ from psycopg import errors as pg_errors
 
 from monitor.consistency.errors import SourceError
 from monitor.consistency.sources.sql import PostgresDialect, Row, SqlSource
+
+_QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
+
 
 class PostgresSource(SqlSource):
     """Customer records in a PostgreSQL table or query (``kind: postgres``)."""
@@ -24,21 +29,22 @@ class PostgresSource(SqlSource):
                                    application_name="omniwatch-consistency")
         except psycopg.Error as exc:
             raise SourceError(self.name, "connect", _first_line(exc)) from None
+        rows: Iterator[Row] | None = None
+        finished = False
         try:
+            # One read-only transaction, never committed: closing the connection ends it.
             conn.read_only = True
-            with conn.transaction():
-                conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                             [str(timeout_ms)])
-                if self.layout.salt is not None and any(self.layout.hash_kinds):
-                    conn.execute("SELECT set_config('omniwatch.hash_salt', %s, true)",
-                                 [self.layout.salt])
-                # Streaming (libpq chunked-rows mode) rather than a named cursor: the
-                # server sends continuously instead of waiting for one FETCH per batch,
-                # while memory stays bounded by the chunk size and socket buffers.
-                with conn.cursor() as cur:
-                    rows = cur.stream(sql, params, size=self.config.fetch_size)
-                    while batch := list(islice(rows, self.config.fetch_size)):
-                        yield batch
+            conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
+            if self.layout.salt is not None and any(self.layout.hash_kinds):
+                conn.execute("SELECT set_config('omniwatch.hash_salt', %s, true)",
+                             [self.layout.salt])
+            # Streaming (libpq chunked-rows mode) rather than a named cursor: the server
+            # sends continuously instead of waiting for one FETCH per batch, while memory
+            # stays bounded by the chunk size and the socket buffers.
+            rows = conn.cursor().stream(sql, params, size=self.config.fetch_size)
+            while batch := list(islice(rows, self.config.fetch_size)):
+                yield batch
+            finished = True
         except pg_errors.QueryCanceled as exc:
             raise SourceError(self.name, "timeout", _first_line(exc)) from None
         except psycopg.OperationalError as exc:
@@ -46,10 +52,22 @@ class PostgresSource(SqlSource):
         except psycopg.Error as exc:
             raise SourceError(self.name, "query", _first_line(exc)) from None
         finally:
+            if rows is not None and not finished:
+                # Stopped early (or failed): cancel the query, or closing the stream would
+                # first read every remaining row.
+                with contextlib.suppress(psycopg.Error):
+                    conn.cancel_safe(timeout=5)
+                with contextlib.suppress(psycopg.Error):
+                    close = getattr(rows, "close", None)
+                    if close is not None:
+                        close()
             conn.close()
 
 
 def _first_line(exc: BaseException) -> str:
-    # Driver messages can quote a failing row's values in DETAIL lines: keep the first line.
+    # Driver messages can quote a failing row's values: keep the first line (DETAIL lines
+    # quote whole rows) and blank every quoted part ('value "138..." is out of range').
+    # Quoted names go too: a message without the column beats one with a phone number.
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    line = text[0] if text else type(exc).__name__
+    return _QUOTED.sub(lambda m: m.group(0)[0] * 2, line)

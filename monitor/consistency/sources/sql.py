@@ -40,24 +40,31 @@ class Dialect:
         return ".".join(q + part.replace(q, q + q) + q for part in ident.split("."))
 
     def text(self, expr: str) -> str:
+        """``expr`` cast to text."""
         return f"CAST({expr} AS TEXT)"
 
     def order(self, column: str, binary: bool) -> str:
+        """How to sort (and range-compare) a key column: by bytes, or as it is."""
         return f"{self.text(column)} COLLATE BINARY" if binary else f"{column} COLLATE BINARY"
 
     def concat(self, exprs: Sequence[str]) -> str:
+        """Text expressions joined by U+001F, NULL as U+001E: the canonical row text."""
         raise NotImplementedError
 
     def key_hash(self, text: str) -> str:
+        """The 32-bit key hash: first 8 hex digits of ``md5(text)`` as an integer."""
         raise NotImplementedError
 
     def row_hash(self, text: str) -> str:
+        """The 60-bit row hash: first 15 hex digits of ``md5(text)`` as an integer."""
         raise NotImplementedError
 
     def hashed(self, column: str, kind: str) -> str:
+        """Salted SHA-256 of a column for ``hash_fields`` (see ``normalise.hash_basis``)."""
         raise NotImplementedError
 
     def random(self) -> str:
+        """A random number per row, for sampling."""
         return "random()"
 
     def escape_query(self, query: str) -> str:
@@ -66,6 +73,8 @@ class Dialect:
 
 
 class PostgresDialect(Dialect):
+    """PostgreSQL: ``COLLATE "C"`` for byte order, ``md5`` and bit-string casts."""
+
     name = "postgres"
     supports_checksum = True
 
@@ -100,6 +109,8 @@ class PostgresDialect(Dialect):
 
 
 class MySqlDialect(Dialect):
+    """MySQL / MariaDB: ``BINARY`` for byte order, ``MD5``/``CONV`` for hashes."""
+
     name = "mysql"
     quote_char = "`"
     supports_checksum = True
@@ -140,6 +151,8 @@ class MySqlDialect(Dialect):
 
 
 class SqliteDialect(Dialect):
+    """SQLite: BINARY collation; no MD5, so no checksum mode (streamed instead)."""
+
     name = "sqlite"
     param = "?"
     mod = "%"
@@ -202,8 +215,12 @@ class SqlSource:
         return "SELECT " + ", ".join(cols) + f" FROM {self._relation}"
 
     def _order_by(self) -> str:
+        return " ORDER BY " + ", ".join(self._sort_keys())
+
+    def _sort_keys(self) -> list[str]:
+        # The same expression orders rows and bounds key ranges, so both agree on bytes.
         binary = self._binary and not self._keys_sort_binary()
-        return " ORDER BY " + ", ".join(self.dialect.order(k, binary) for k in self._keys)
+        return [self.dialect.order(k, binary) for k in self._keys]
 
     def _keys_sort_binary(self) -> bool:
         """Whether the table's key columns already sort by bytes (so an index can serve
@@ -256,6 +273,38 @@ class SqlSource:
             params.append(since)
         yield from self._records(sql + self._order_by(), params)
 
+    def stream_range(self, low: str | None, high: str | None) -> Iterator[SourceRecord]:
+        """The records whose (single-column) key is in ``[low, high)`` in byte order;
+        ``low=None`` also takes the NULL keys, so ranges that tile the key space see
+        every row exactly once."""
+        (expr,) = self._sort_keys()
+        p = self.dialect.param
+        where, params = [], []
+        if low is not None:
+            where.append(f"{expr} >= {p}")
+            params.append(low)
+        if high is not None:
+            null = "" if low is not None else f" OR {self._keys[0]} IS NULL"
+            where.append(f"({expr} < {p}{null})")
+            params.append(high)
+        sql = self._select() + (" WHERE " + " AND ".join(where) if where else "")
+        yield from self._records(sql + self._order_by(), params)
+
+    def split_keys(self, parts: int) -> list[str]:
+        """Up to ``parts - 1`` keys cutting the (single-column) keys into equal ranges."""
+        (expr,) = self._sort_keys()
+        key = self._keys[0]
+        rows = list(self._rows(f"SELECT COUNT({key}) FROM {self._relation}", []))
+        total = int(rows[0][0]) if rows else 0
+        cuts: list[str] = []
+        for i in range(1, parts):
+            sql = (f"SELECT {self.dialect.text(key)} FROM {self._relation} WHERE {key} IS NOT "
+                   f"NULL ORDER BY {expr} LIMIT 1 OFFSET {int(total * i // parts)}")
+            got = list(self._rows(sql, []))
+            if got and (not cuts or got[0][0] > cuts[-1]):
+                cuts.append(got[0][0])
+        return cuts
+
     def fetch(self, keys: Sequence[Key]) -> Iterator[SourceRecord]:
         """The records of ``keys``, by an ``IN`` list of parameters on the key columns."""
         if not keys:
@@ -285,12 +334,27 @@ class SqlSource:
 
     # -- SegmentSource -------------------------------------------------------------
 
+    def _row_hash(self) -> str:
+        d = self.dialect
+        return d.row_hash(d.concat([d.text(k) for k in self._keys] + list(self._values)))
+
+    def segment_hashes(self, modulus: int, segments: Sequence[int]
+                       ) -> Iterator[tuple[Key, int]]:
+        """``(key, row hash)`` of every non-NULL-key row of ``segments``, sorted by key."""
+        d = self.dialect
+        where = f"{self._segment(modulus)} IN ({', '.join([d.param] * len(segments))})"
+        sql = (f"SELECT {', '.join(d.text(k) for k in self._keys)}, {self._row_hash()} "
+               f"FROM {self._relation} WHERE {where}{self._order_by()}")
+        nk = len(self._keys)
+        for batch in self._batches(sql, [int(s) for s in segments]):
+            for row in batch:
+                yield row[:nk], int(row[nk])
+
     def segment_checksums(self, modulus: int, within: tuple[int, Sequence[int]] | None = None
                           ) -> dict[int, tuple[int, int]]:
         """Rows and summed row hashes per key-hash segment, computed by the database."""
         d = self.dialect
-        row_text = d.concat([d.text(k) for k in self._keys] + list(self._values))
-        sql = (f"SELECT {self._segment(modulus)} AS ow_seg, {d.row_hash(row_text)} AS ow_h "
+        sql = (f"SELECT {self._segment(modulus)} AS ow_seg, {self._row_hash()} AS ow_h "
                f"FROM {self._relation}")
         params: list[object] = []
         if within is not None:
