@@ -99,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", metavar="FILE")
     validate.add_argument("--json", action="store_true", help="machine-readable output")
 
-    from monitor.cli_slo import add_parsers
+    from monitor.cli_consistency import add_parsers as add_consistency
+    from monitor.cli_slo import add_parsers as add_slo
 
-    add_parsers(sub, _add_common)
+    add_slo(sub, _add_common)
+    add_consistency(sub, _add_common)
 
     demo = sub.add_parser(
         "demo", help="run against simulated app, website, mini-program and branch backends",
@@ -246,9 +248,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_config(name: str) -> object:
+def _with_config(module: str, name: str) -> object:
     def run(args: argparse.Namespace) -> int:
-        import monitor.cli_slo as slo_commands
+        import importlib
 
         try:
             config = load_config(args.config)
@@ -256,7 +258,7 @@ def _with_config(name: str) -> object:
             _print_config_error(exc)
             return EXIT_USAGE
         try:
-            return int(getattr(slo_commands, name)(config, args))
+            return int(getattr(importlib.import_module(module), name)(config, args))
         except StoreUnavailable as exc:
             print(f"omniwatch {args.command}: {exc}", file=sys.stderr)
             return EXIT_FAILED
@@ -286,8 +288,11 @@ def run_loop(coro: object) -> int:
 
 COMMANDS: dict[str, object] = {
     "run": cmd_run, "probe": cmd_probe, "config": cmd_config, "demo": cmd_demo,
-    "slo": _with_config("cmd_slo"), "report": _with_config("cmd_report"),
-    "rules": _with_config("cmd_rules"),
+    "slo": _with_config("monitor.cli_slo", "cmd_slo"),
+    "report": _with_config("monitor.cli_slo", "cmd_report"),
+    "rules": _with_config("monitor.cli_slo", "cmd_rules"),
+    "consistency": lambda args: _with_config(
+        "monitor.cli_consistency", f"cmd_{args.consistency_command}")(args),  # type: ignore[operator]
 }
 
 

@@ -26,6 +26,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -219,8 +220,18 @@ def parse_config(
         raise ConfigError(problems)
     builder = Builder(base_dir or Path.cwd(), subst.originals)
     config = builder.build(doc, file)
-    if builder.problems:
-        raise ConfigError(_located(file, builder.problems))
+    problems = _located(file, builder.problems)
+    if "consistency" in doc:
+        # Imported here: the consistency section's builder itself uses this module.
+        from monitor.consistency.config import build_consistency
+
+        try:
+            config = dataclasses.replace(config, consistency=build_consistency(
+                doc["consistency"], file, base_dir or Path.cwd()))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
     return config
 
 

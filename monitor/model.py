@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.consistency.model import ConsistencyConfig
 
 DEFAULT_INTERVAL_SECONDS = 30.0
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -203,6 +206,7 @@ class Config:
     scheduler: SchedulerConfig = SchedulerConfig()
     slo: SloConfig = SloConfig()
     maintenance: tuple[MaintenanceConfig, ...] = ()
+    consistency: ConsistencyConfig | None = None
     source: str = "<embedded>"
 
     @property

@@ -16,6 +16,7 @@ from prometheus_client import generate_latest
 
 from monitor import __version__
 from monitor.config import ConfigError, load_config
+from monitor.consistency_jobs import ConsistencyCollector, ConsistencyState, schedule_loop
 from monitor.exposition import prerender, render_targets
 from monitor.metrics import (
     ProcessInfoCollector,
@@ -55,10 +56,12 @@ class Monitor:
         self.ctx = ProbeContext()
         self.reload_status = ReloadStatus(success=True, last_success_timestamp=time.time())
         self.store_health = StoreHealth()
+        self.consistency = ConsistencyState()
         self.registry = build_registry(
             ProcessInfoCollector(__version__, self.reload_status, self._targets_per_channel),
             SchedulerCollector(self.state),
             StoreCollector(self.store_health),
+            ConsistencyCollector(self.consistency),
         )
         self._exclusions = exclusions(config)
         self._slo_collector = None if store is None else SloCollector(
@@ -71,6 +74,7 @@ class Monitor:
         self._scheduler = ProbeScheduler(self._run_scheduled, on_skipped=self._skipped)
         self._tasks: set[asyncio.Task[None]] = set()
         self._flusher: asyncio.Task[None] | None = None
+        self._consistency_task: asyncio.Task[None] | None = None
         self.started = False
 
     def _targets_per_channel(self) -> dict[str, int]:
@@ -88,13 +92,27 @@ class Monitor:
         self._scheduler.start()
         if self.store is not None:
             self._flusher = asyncio.create_task(self._flush_loop())
+        self._start_consistency()
         self.started = True
         log.info("monitor_started", extra={"targets": len(self._targets),
                                            "config": self.config.source})
 
+    def _start_consistency(self) -> None:
+        if self._consistency_task is not None:
+            self._consistency_task.cancel()
+            self._consistency_task = None
+        if self.config.consistency is not None:
+            self._consistency_task = asyncio.create_task(schedule_loop(
+                self.config.consistency, self.consistency, self.store))
+
     async def stop(self) -> None:
         """Stop scheduling, cancel probes in flight, write what is buffered."""
         self._scheduler.shutdown()
+        if self._consistency_task is not None:
+            # A check running in a worker thread finishes there; its result is dropped.
+            self._consistency_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consistency_task
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -139,6 +157,7 @@ class Monitor:
         """Switch to ``config``: jobs are added, removed or re-timed; state is kept."""
         if config.store != self.config.store:
             log.warning("store_change_needs_restart", extra={"config": config.source})
+        consistency_changed = config.consistency != self.config.consistency
         self.config = config
         self._targets = {t.name: t for t in config.targets}
         self._exclusions = exclusions(config)
@@ -149,6 +168,9 @@ class Monitor:
             self.state.ensure(t.channel, t.name, t.kind)
         if self.started:
             self._scheduler.sync(config.targets)
+            if consistency_changed:
+                self.consistency.latest.clear()
+                self._start_consistency()
 
     def reload(self) -> list[str]:
         """Re-read the configuration file; on error keep the old config and say why.

@@ -59,6 +59,25 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
         )""",
         "CREATE INDEX incidents_channel_start ON incidents (channel, start)",
     ),
+    # 2: the history of consistency checks: counts only, never a customer value (the
+    # masked samples stay in the run's own output).
+    (
+        """CREATE TABLE consistency_runs (
+            started_at {float} NOT NULL,
+            reference TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            success INTEGER NOT NULL,
+            ratio {float},
+            objective {float} NOT NULL,
+            judged {int} NOT NULL,
+            counts TEXT NOT NULL,
+            field_mismatches TEXT NOT NULL,
+            duration_seconds {float} NOT NULL,
+            error TEXT,
+            PRIMARY KEY (channel, started_at)
+        )""",
+    ),
 )
 
 DIALECTS: Final[Mapping[str, Mapping[str, str]]] = {

@@ -9,9 +9,10 @@ most one flush.  A crash loses the batch pending since the last flush, nothing o
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Literal
 
@@ -353,6 +354,44 @@ class SqlProbeStore:
         with self._db_lock, self._transaction() as cur:
             cur.execute(sql, params)
             return list(cur.fetchall())
+
+
+    # -- consistency history ---------------------------------------------------------------
+
+    def record_consistency(self, run: Mapping[str, Any]) -> None:
+        """Store one consistency run (a ``report_to_dict`` view; samples are not stored)."""
+        p = self.placeholder
+        row = (run["started_at_ts"], run["reference"], run["channel"], run["mode"],
+               1 if run["success"] else 0, run["ratio"], run["objective"], run["judged"],
+               json.dumps(run["counts"], sort_keys=True),
+               json.dumps(run["field_mismatches"], sort_keys=True),
+               run["duration_seconds"], run["error"])
+        with self._db_lock, self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO consistency_runs (started_at, reference, channel, mode, success, "
+                "ratio, objective, judged, counts, field_mismatches, duration_seconds, error) "
+                f"VALUES ({', '.join([p] * 12)})", row)
+
+    def consistency_history(self, since: float, channel: str | None = None
+                            ) -> list[dict[str, Any]]:
+        """Consistency runs started at or after ``since``, oldest first."""
+        p = self.placeholder
+        sql = ("SELECT started_at, reference, channel, mode, success, ratio, objective, judged, "
+               f"counts, field_mismatches, duration_seconds, error FROM consistency_runs "
+               f"WHERE started_at >= {p}")
+        params: list[Any] = [since]
+        if channel is not None:
+            sql += f" AND channel = {p}"
+            params.append(channel)
+        out = []
+        for r in self._query(sql + " ORDER BY started_at, channel", params):
+            out.append({"started_at": float(r[0]), "reference": r[1], "channel": r[2],
+                        "mode": r[3], "success": bool(r[4]),
+                        "ratio": None if r[5] is None else float(r[5]),
+                        "objective": float(r[6]), "judged": int(r[7]),
+                        "counts": json.loads(r[8]), "field_mismatches": json.loads(r[9]),
+                        "duration_seconds": float(r[10]), "error": r[11]})
+        return out
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
