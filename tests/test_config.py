@@ -37,6 +37,8 @@ ENV = {
     "APP_PROBE_TOKEN": "s3cret-token",
     "MINI_CLIENT_KEY": "k3y",
     "OMNIWATCH_PG_DSN": "postgresql://monitor@db.example/omniwatch",
+    "BRANCH_DSN": "postgresql://monitor@core.example/bank",
+    "APP_DSN": "mysql://monitor:pw@app-db.example:3306/app",
 }
 
 
@@ -89,6 +91,9 @@ def test_example_file_validates() -> None:
     assert app_api is not None
     assert isinstance(app_api.spec, HttpSpec)
     assert ("Authorization", "Bearer s3cret-token") in app_api.spec.headers
+    assert config.consistency is not None
+    assert config.consistency.channels == ("app", "miniprogram")
+    assert [m.name for m in config.maintenance] == ["core-banking-upgrade", "weekly-app-release"]
 
 
 def test_example_file_names_its_missing_secrets() -> None:
@@ -98,6 +103,8 @@ def test_example_file_names_its_missing_secrets() -> None:
     assert missing == {
         "environment variable APP_PROBE_TOKEN is not set",
         "environment variable MINI_CLIENT_KEY is not set",
+        "environment variable BRANCH_DSN is not set",
+        "environment variable APP_DSN is not set",
     }
 
 
