@@ -48,7 +48,7 @@ def render_reports(reports: Sequence[ConsistencyReport]) -> str:
         if worst:
             notes.append(f"{r.channel}: fields that differ: "
                          + ", ".join(f"{f} ({n})" for f, n in worst))
-        for s in r.samples[:5]:
+        for s in [s for s in r.samples if s.outcome != Outcome.MATCH][:5]:
             detail = s.reason or "; ".join(
                 f"{d.field}: {d.reference} vs {d.channel}" for d in s.diffs)
             notes.append(f"  {s.key}  {s.outcome}  {detail}".rstrip())
@@ -67,6 +67,8 @@ def write_mismatches(path: Path, reports: Sequence[ConsistencyReport]) -> int:
                     "channel_value", "reason"])
         for r in reports:
             for s in r.samples:
+                if s.outcome == Outcome.MATCH:
+                    continue
                 for d in s.diffs or [None]:
                     w.writerow([r.reference, r.channel, s.key, str(s.outcome),
                                 d.field if d else "", d.reference if d else "",
