@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from monitor.model import Config
-from monitor.report import RENDERERS, ReportScope, monthly_report, parse_month
+from monitor.report import ReportScope, monthly_report, parse_month
+from monitor.report_render import RENDERERS
 from monitor.rules import render_rules
 from monitor.slo import SloStatus, status_dict
 from monitor.slos import evaluate_all, exclusions, prometheus_slos, slo_bindings

@@ -11,7 +11,6 @@ import pytest
 
 from monitor.exclusions import CronSchedule, Exclusions, MaintenanceWindow
 from monitor.report import (
-    RENDERERS,
     MonthlyReport,
     ReportScope,
     build_monthly_report,
@@ -19,6 +18,7 @@ from monitor.report import (
     parse_month,
     subtract_spans,
 )
+from monitor.report_render import RENDERERS
 from monitor.store.buckets import HISTOGRAM_BINS, BucketTotals, Incident
 from probes.result import ProbeResult
 from tests.slo.conftest import StoreFactory
