@@ -244,11 +244,31 @@ def bench_full(n: int, rebuild: bool) -> list[str]:
     return lines
 
 
+def settle(timeout: float = 30.0) -> None:
+    """Let both databases finish writing what a load left dirty, so that background
+    flushing does not slow whichever tool happens to run first after a load."""
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    conn2 = pymysql.connect(host="127.0.0.1", user="root", database="test")
+    try:
+        deadline = time.monotonic() + timeout
+        with conn2.cursor() as cur:
+            while time.monotonic() < deadline:
+                cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
+                row = cur.fetchone()
+                if not row or int(row[1]) < 1000:  # 16 MB: the load itself is written
+                    break
+                time.sleep(0.5)
+    finally:
+        conn2.close()
+
+
 def bench_checksum(n: int, peer: str | None, ratios: list[float]) -> list[str]:
     load_pg("ow_cons_bench_cs_ref", (customer(i) for i in range(1, n + 1)))
     lines = []
     for ratio in ratios:
         load_mysql("ow_cons_bench_cs_ch", diffs_rows(n, ratio))
+        settle()
         ours = run_child("checksum")
         (rep,) = ours["reports"]
         line = (f"checksum {ratio:.1%} differences: omniwatch {ours['wall']:.2f} s "

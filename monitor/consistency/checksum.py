@@ -1,22 +1,26 @@
-"""``checksum`` mode: let both databases checksum hash segments; compare only what differs.
+"""``checksum`` mode: let both databases hash rows; read only the rows that differ.
 
-Unlike key-range bisection (reladiff), segments are buckets of a hash of the key, so:
+Two strategies, chosen per pair:
 
-* both databases agree on which rows form a segment without agreeing on a collation
-  (text keys sort differently in MySQL and PostgreSQL; hashes do not);
-* one ``GROUP BY`` per side checksums every segment in a single scan, and an identical
-  table costs exactly that; a differing segment that is still large is split
-  ``split_factor`` ways by the next bits of the same hash (bisection in hash space), one
-  query per level for all such segments;
-* in the remaining differing segments each side streams ``(key, row hash)`` sorted by key;
-  a merge of the two streams names exactly the keys that differ, and only those rows are
-  fetched (by key, through the index) and compared with the full Python normalisers by
-  the same merge as ``full`` mode, 1000 keys at a time (bounded memory);
-* when differing segments hold more than ``dense_ratio`` of the rows, bisecting is
-  pointless: the pair is streamed in full instead.
+* **Key ranges** (``sources/ranges.py``), when both tables have one key column that sorts
+  by bytes natively and is indexed (PostgreSQL ``"C"``, MySQL ``*_bin``): the reference's
+  keys are cut into ranges by a sample; one indexed pass per side returns, per range, the
+  text ``key || row hash`` of all its rows; equal texts are matches, differing ones are
+  compared as sets in Python at C speed and name exactly the differing keys.  One pass
+  whatever the density of differences, and one ``md5`` per row.
+* **Hash segments** otherwise (compound keys, collations that do not sort by bytes,
+  queries): segments are buckets of a hash of the key, so both databases agree on them
+  without agreeing on a collation; one ``GROUP BY`` per side checksums every segment; a
+  differing segment that is still large is split ``split_factor`` ways by the next bits
+  of the same hash (bisection in hash space); in the remaining differing segments each
+  side streams ``(key, row hash)`` sorted by key, and a merge names the differing keys.
 
-Rows with identical text on both sides count as ``match`` without being read, exactly as
-in ``full`` mode (see :func:`monitor.consistency.compare.judge`).
+Either way only the differing keys' rows are fetched (by key, through the index) and
+compared with the full Python normalisers by the same merge as ``full`` mode,
+``FETCH_KEYS`` at a time (bounded memory).  When differences are dense (more than
+``dense_ratio`` of the rows) reading row by row is pointless: the pair is streamed in full
+instead.  Rows with identical text on both sides count as ``match`` without being read,
+exactly as in ``full`` mode (see :func:`monitor.consistency.compare.judge`).
 """
 
 from __future__ import annotations
@@ -31,17 +35,23 @@ from monitor.consistency.compare import ComparePlan, compare_streams
 from monitor.consistency.errors import KeyOrderError, SourceError
 from monitor.consistency.model import ChecksumSettings, Key, Outcome
 from monitor.consistency.report import Tally
-from monitor.consistency.sources.base import SegmentSource
+from monitor.consistency.sources.base import RangeSource, SegmentSource
+from monitor.consistency.sources.ranges import diff_entries
 from monitor.consistency.streams import chunked
 
 T = TypeVar("T")
+S = TypeVar("S", bound=SegmentSource)
 Sums = dict[int, tuple[int, int]]
 MAX_MODULUS = 1 << 32  # the key hash has 32 bits
-FETCH_KEYS = 1000
+# Keys per lookup query: bounded memory, and few connections (PyMySQL spends ~50 ms
+# building a TLS context for each).
+FETCH_KEYS = 4000
+LIST_BATCH_ROWS = 1_000_000  # about 30 MB of list text per side; MariaDB pays per statement
+PROBE_RANGES = 64  # ranges listed first to judge how dense differences are
+PROBE_DENSE = 0.5  # above this share of differing probed ranges, list every range
 
 
-def _both(pool: ThreadPoolExecutor, f: Callable[[SegmentSource], T], a: SegmentSource,
-          b: SegmentSource) -> tuple[T, T]:
+def _both(pool: ThreadPoolExecutor, f: Callable[[S], T], a: S, b: S) -> tuple[T, T]:
     # The two databases work at the same time; each query is one scan.
     fa, fb = pool.submit(f, a), pool.submit(f, b)
     return fa.result(), fb.result()
@@ -97,6 +107,116 @@ def differing_keys(ref: Iterator[tuple[Key, int]], channel: Iterator[tuple[Key, 
             a, b = next(a_it, None), next(b_it, None)
 
 
+RangeQuery = Callable[[RangeSource, list[str], list[int]], dict[int, tuple[int, str]]]
+
+
+def _range_lists(source: RangeSource, bounds: list[str], segments: list[int]
+                 ) -> dict[int, tuple[int, str]]:
+    return source.range_hash_lists(bounds, segments)
+
+
+def _range_sums(source: RangeSource, bounds: list[str], segments: list[int]
+                ) -> dict[int, tuple[int, str]]:
+    return source.range_checksums(bounds, segments)
+
+
+def _ranges_both(pool: ThreadPoolExecutor, query: RangeQuery, ref: RangeSource,
+                 channel: RangeSource, bounds: list[str], segments: list[int]
+                 ) -> tuple[dict[int, tuple[int, str]], ...]:
+    # Each side as two statements: a database runs one statement on one core, so the
+    # side with more work would otherwise leave the other core idle once its peer is done.
+    halves = [h for h in (segments[:len(segments) // 2], segments[len(segments) // 2:]) if h]
+    futures = [[pool.submit(query, s, bounds, h) for h in halves] for s in (ref, channel)]
+    return tuple({k: v for f in side for k, v in f.result().items()} for side in futures)
+
+
+def _range_capable(pool: ThreadPoolExecutor, ref: SegmentSource, channel: SegmentSource
+                   ) -> bool:
+    # Asks each database about its key column (collation, index), both at once: a
+    # failure here is the one the checksum queries would meet, reported the same way.
+    if not (isinstance(ref, RangeSource) and isinstance(channel, RangeSource)):
+        return False
+    a, b = pool.submit(ref.range_capable), pool.submit(channel.range_capable)
+    return a.result() and b.result()
+
+
+def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
+                settings: ChecksumSettings, now: datetime, max_samples: int,
+                pool: ThreadPoolExecutor) -> Tally | None:
+    """Checksum mode over key ranges (``sources/ranges.py``).
+
+    Listing a range's row hashes costs the databases about what summing them does, but
+    it ships them, so: a probe of ``PROBE_RANGES`` ranges spread over the table is listed
+    first.  When most of them differ, every range is listed (one pass); otherwise the
+    rest is summed per range first and only differing ranges are listed.  Equal lists
+    are matches; differing ones name the differing keys, whose rows are then fetched.
+    """
+    tally = Tally(ref.name, channel.name, max_samples)
+    names = (ref.name, channel.name)
+    bounds, total = ref.range_split_keys(settings.segments, settings.max_fetch_rows)
+    segments = list(range(len(bounds) + 1))
+    keys: list[Key] = []
+
+    null_rows: int | None = None
+
+    def judge(batch: list[int]) -> int:
+        nonlocal null_rows
+        # NULL keys (segment -1, counted through the index) ride along the first listing.
+        ra, ca = _ranges_both(pool, _range_lists, ref, channel, bounds,
+                              batch if null_rows is not None else [-1, *batch])
+        if null_rows is None:
+            null_rows = ra.get(-1, (0, ""))[0] + ca.get(-1, (0, ""))[0]
+        differ = 0
+        for seg in batch:
+            lo = bounds[seg - 1] if seg > 0 else None
+            hi = bounds[seg] if seg < len(bounds) else None
+            a, b = ra.get(seg, (0, "")), ca.get(seg, (0, ""))
+            matches, differing = diff_entries(names, lo, hi, a, b)
+            tally.add(Outcome.MATCH, matches)
+            tally.rows_checksummed += matches
+            keys.extend((k,) for k in differing)
+            differ += a != b
+        return differ
+
+    rest = segments
+    if len(segments) > 2 * PROBE_RANGES:
+        step = len(segments) // PROBE_RANGES
+        probe = segments[step // 2::step]
+        if judge(probe) <= PROBE_DENSE * len(probe):
+            listed = set(probe)
+            rs, cs = _ranges_both(pool, _range_sums, ref, channel, bounds,
+                                  [s for s in segments if s not in listed])
+            rest = []
+            for seg in sorted((rs.keys() | cs.keys()) - listed):
+                if rs.get(seg) == cs.get(seg):
+                    tally.add(Outcome.MATCH, rs[seg][0])
+                    tally.rows_checksummed += rs[seg][0]
+                else:
+                    rest.append(seg)
+        else:
+            rest = [s for s in segments if s not in set(probe)]
+    # Bounded memory: about LIST_BATCH_ROWS rows' entries per side at a time.
+    per_batch = min(settings.fetch_batch_segments,
+                    max(1, LIST_BATCH_ROWS * len(segments) // max(total, 1)))
+    for batch in chunked(iter(rest), per_batch):
+        judge(batch)
+        # Dense differences: fetching row by row would cost more than streaming the pair.
+        if len(keys) > settings.dense_ratio * max(total, 1):
+            return None
+    keys.sort()
+    for chunk in chunked(iter(keys), FETCH_KEYS):
+        tally.merge(compare_streams(plan, ref.name, ref.fetch(chunk),
+                                    {channel.name: channel.fetch(chunk)}, now,
+                                    max_samples)[channel.name])
+        if tally.error is not None:
+            return tally
+    if null_rows:  # NULL keys are never in a range: judged as full mode does
+        tally.merge(compare_streams(plan, ref.name, ref.null_key_records(),
+                                    {channel.name: channel.null_key_records()}, now,
+                                    max_samples)[channel.name])
+    return tally
+
+
 def checksum_pair(plan: ComparePlan, ref: SegmentSource, channel: SegmentSource,
                   settings: ChecksumSettings, now: datetime, max_samples: int = 20
                   ) -> Tally | None:
@@ -105,6 +225,16 @@ def checksum_pair(plan: ComparePlan, ref: SegmentSource, channel: SegmentSource,
     Returns the tally, or ``None`` when differences are dense and the caller should
     stream the pair in full.  A failing source yields a tally with ``error`` set.
     """
+    try:
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="omniwatch-checksum") as pool:
+            if _range_capable(pool, ref, channel):
+                assert isinstance(ref, RangeSource)
+                assert isinstance(channel, RangeSource)
+                return _range_pair(plan, ref, channel, settings, now, max_samples, pool)
+    except SourceError as exc:
+        failed = Tally(ref.name, channel.name, max_samples)
+        failed.fail(str(exc))
+        return failed
     tally = Tally(ref.name, channel.name, max_samples)
     leaves: dict[int, list[int]] = {}
     null_keys: int | None = None

@@ -73,6 +73,36 @@ class SegmentSource(RecordSource, Protocol):
         ...
 
 
+@runtime_checkable
+class RangeSource(SegmentSource, Protocol):
+    """A source whose single key sorts by bytes in an index, so that both databases agree
+    on key ranges and read them cheaply (see ``sources/ranges.py``).  Segment ``i`` of
+    ``bounds`` holds ``bounds[i-1] <= key < bounds[i]`` (first and last open)."""
+
+    def range_capable(self) -> bool:
+        """Whether this source's table can be cut into key ranges."""
+        ...
+
+    def range_split_keys(self, segments: int, max_rows: int) -> tuple[list[str], int]:
+        """Strictly increasing keys cutting the table into about ``segments`` ranges,
+        and the number of non-NULL keys."""
+        ...
+
+    def range_checksums(self, bounds: Sequence[str], segments: Sequence[int]
+                        ) -> dict[int, tuple[int, str]]:
+        """``{segment: (rows, checksum)}`` of the non-empty ``segments``."""
+        ...
+
+    def range_hash_lists(self, bounds: Sequence[str], segments: Sequence[int]
+                         ) -> dict[int, tuple[int, str]]:
+        """``{segment: (rows, text)}``: each row's ``key || 16 hex digits`` joined by U+001E."""
+        ...
+
+    def null_key_records(self) -> Iterator[SourceRecord]:
+        """The records with a NULL key."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     """Where a source finds each canonical field, and which fields it must hash."""

@@ -76,6 +76,8 @@ class MySqlSource(SqlSource):
                 cur.execute("SET SESSION max_execution_time = %s", (int(timeout * 1000),))
             if self.layout.salt is not None and any(self.layout.hash_kinds):
                 cur.execute("SET @ow_hash_salt = %s", (self.layout.salt,))
+            # Checksum mode's per-range hash lists (sources/ranges.py) are one value each.
+            cur.execute("SET SESSION group_concat_max_len = 4294967295")
             cur.execute("START TRANSACTION READ ONLY")
             cur.execute(sql, tuple(params))
             while batch := cur.fetchmany(self.config.fetch_size):

@@ -20,6 +20,22 @@ class PostgresSource(SqlSource):
     """Customer records in a PostgreSQL table or query (``kind: postgres``)."""
 
     dialect = PostgresDialect()
+    _binary_keys: bool | None = None
+
+    def _keys_sort_binary(self) -> bool:
+        # A key column in collation "C" (or POSIX) sorts by bytes: ordering and key ranges
+        # on the bare column then use its index, which CAST(k AS text) COLLATE "C" may not.
+        if self._binary_keys is None:
+            self._binary_keys = False
+            table = self.config.table
+            if table:
+                schema, _, name = table.rpartition(".")
+                sql = ("SELECT column_name, collation_name FROM information_schema.columns "
+                       "WHERE table_schema = COALESCE(%s, current_schema()) AND table_name = %s")
+                found: dict[str, str | None] = dict(self._rows(sql, [schema or None, name]))
+                self._binary_keys = all(found.get(c) in ("C", "POSIX")
+                                        for c in self.layout.key_columns)
+        return self._binary_keys
 
     def _batches(self, sql: str, params: Sequence[object]) -> Iterator[Sequence[Row]]:
         timeout_ms = max(1, int(self.config.timeout_seconds * 1000))
@@ -35,6 +51,11 @@ class PostgresSource(SqlSource):
             # One read-only transaction, never committed: closing the connection ends it.
             conn.read_only = True
             conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
+            # Checksum joins over thousands of key ranges are misestimated by orders of
+            # magnitude: JIT would then spend ~0.5 s compiling, and the per-range hash
+            # lists (a few MB in all) would spill to disk under the default work_mem.
+            conn.execute("SELECT set_config('jit', 'off', true), "
+                         "set_config('work_mem', '128MB', true)")
             if self.layout.salt is not None and any(self.layout.hash_kinds):
                 conn.execute("SELECT set_config('omniwatch.hash_salt', %s, true)",
                              [self.layout.salt])

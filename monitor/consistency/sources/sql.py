@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.consistency.model import Key, SourceConfig, SourceRecord, Unreadable
+from monitor.consistency.sources import ranges
 from monitor.consistency.sources.base import Layout
 
 
@@ -33,6 +34,7 @@ class Dialect:
     mod = "%%"  # the modulo operator, escaped for drivers using %s placeholders
     quote_char = '"'
     supports_checksum = False
+    drive_join = "JOIN"  # a join whose left side drives (key ranges, sources/ranges.py)
 
     def quote(self, ident: str) -> str:
         """``ident`` as a quoted identifier; ``schema.table`` quotes each part."""
@@ -57,6 +59,14 @@ class Dialect:
 
     def row_hash(self, text: str) -> str:
         """The 60-bit row hash: first 15 hex digits of ``md5(text)`` as an integer."""
+        raise NotImplementedError
+
+    def row_hash_hex(self, text: str, digits: int) -> str:
+        """The first ``digits`` hex digits of ``md5(text)``, as text."""
+        raise NotImplementedError
+
+    def joined(self, key: str, entry: str) -> str:
+        """Aggregate: ``key || entry`` of every row of a group joined by U+001E."""
         raise NotImplementedError
 
     def hashed(self, column: str, kind: str) -> str:
@@ -93,6 +103,12 @@ class PostgresDialect(Dialect):
     def row_hash(self, text: str) -> str:
         return f"(('x' || substr(md5({text}), 1, 15))::bit(60)::bigint)"
 
+    def row_hash_hex(self, text: str, digits: int) -> str:
+        return f"substr(md5({text}), 1, {int(digits)})"
+
+    def joined(self, key: str, entry: str) -> str:
+        return f"string_agg({key} || {entry}, chr(30))"
+
     def hashed(self, column: str, kind: str) -> str:
         v = f"btrim({self.text(column)}, ' ')"
         if kind == "email":
@@ -114,6 +130,7 @@ class MySqlDialect(Dialect):
     name = "mysql"
     quote_char = "`"
     supports_checksum = True
+    drive_join = "STRAIGHT_JOIN"
 
     def text(self, expr: str) -> str:
         return f"CAST({expr} AS CHAR)"
@@ -131,6 +148,13 @@ class MySqlDialect(Dialect):
 
     def row_hash(self, text: str) -> str:
         return f"CAST(CONV(SUBSTRING(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)"
+
+    def row_hash_hex(self, text: str, digits: int) -> str:
+        return f"SUBSTRING(MD5({text}), 1, {int(digits)})"
+
+    def joined(self, key: str, entry: str) -> str:
+        # The session raises group_concat_max_len (mysql.py): the default cuts at 1 MB.
+        return f"GROUP_CONCAT(CONCAT({key}, {entry}) SEPARATOR x'1e')"
 
     def hashed(self, column: str, kind: str) -> str:
         v = f"TRIM(BOTH ' ' FROM {self.text(column)})"
@@ -334,9 +358,12 @@ class SqlSource:
 
     # -- SegmentSource -------------------------------------------------------------
 
-    def _row_hash(self) -> str:
+    def _row_text(self) -> str:
         d = self.dialect
-        return d.row_hash(d.concat([d.text(k) for k in self._keys] + list(self._values)))
+        return d.concat([d.text(k) for k in self._keys] + list(self._values))
+
+    def _row_hash(self) -> str:
+        return self.dialect.row_hash(self._row_text())
 
     def segment_hashes(self, modulus: int, segments: Sequence[int]
                        ) -> Iterator[tuple[Key, int]]:
@@ -370,3 +397,27 @@ class SqlSource:
         where = f"{self._segment(modulus)} IN ({', '.join([p] * len(segments))})"
         yield from self._records(f"{self._select()} WHERE {where}{self._order_by()}",
                                  [int(s) for s in segments])
+
+    # -- RangeSource (sources/ranges.py) ---------------------------------------------
+
+    def range_capable(self) -> bool:
+        """Whether key ranges can be read through the key's index (one byte-sorted key)."""
+        return ranges.usable(self)
+
+    def range_split_keys(self, segments: int, max_rows: int) -> tuple[list[str], int]:
+        """Keys cutting this table into about ``segments`` ranges (sampled); row count."""
+        return ranges.split_keys(self, segments, max_rows)
+
+    def range_checksums(self, bounds: Sequence[str], segments: Sequence[int]
+                        ) -> dict[int, tuple[int, str]]:
+        """Per range of ``segments``: rows and the sum of their row hashes (as text)."""
+        return ranges.checksums(self, bounds, segments)
+
+    def range_hash_lists(self, bounds: Sequence[str], segments: Sequence[int]
+                         ) -> dict[int, tuple[int, str]]:
+        """Per range of ``segments``: rows and every row's ``key || hash`` in one text."""
+        return ranges.hash_lists(self, bounds, segments)
+
+    def null_key_records(self) -> Iterator[SourceRecord]:
+        """The records with a NULL key."""
+        return ranges.null_key_records(self)
