@@ -21,6 +21,7 @@ from monitor.consistency.model import ConsistencyReport, Outcome
 from monitor.consistency_jobs import check_now
 from monitor.model import Config
 from monitor.store import StoreUnavailable, open_store
+from monitor.tables import format_table
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _COLUMNS = (Outcome.MATCH, Outcome.MISMATCH, Outcome.MISSING, Outcome.EXTRA, Outcome.INVALID,
@@ -52,10 +53,7 @@ def render_reports(reports: Sequence[ConsistencyReport]) -> str:
             detail = s.reason or "; ".join(
                 f"{d.field}: {d.reference} vs {d.channel}" for d in s.diffs)
             notes.append(f"  {s.key}  {s.outcome}  {detail}".rstrip())
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    table = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
-    return "\n".join([*table, *(["", *notes] if notes else [])])
+    return "\n".join([*format_table(rows), *(["", *notes] if notes else [])])
 
 
 def write_mismatches(path: Path, reports: Sequence[ConsistencyReport]) -> int:
@@ -156,9 +154,7 @@ def cmd_history(config: Config, args: argparse.Namespace) -> int:
             "OK" if r["ratio"] is not None and r["ratio"] >= r["objective"] else "BELOW")
         rows.append([time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started_at"])),
                      r["channel"], r["mode"], ratio, str(r["judged"]), status])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    print("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                    for row in rows))
+    print("\n".join(format_table(rows)))
     return EXIT_OK
 
 

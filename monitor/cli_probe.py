@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from monitor.config import parse_duration
 from monitor.model import HttpExpect, HttpSpec, Target, TcpSpec, TlsClientConfig, TlsSpec
+from monitor.tables import format_table
 from probes import PROBES
 from probes.context import ProbeContext
 from probes.result import PHASES, ProbeResult
@@ -132,9 +133,7 @@ def render_table(rows: Sequence[dict[str, object]], repeated: bool) -> str:
             line += [_ms(r["last_duration_seconds"]),  # type: ignore[arg-type]
                      *[_ms(phases.get(p)) for p in PHASES]]
         lines.append(line)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-           for row in lines]
+    out = format_table(lines)
     failed = [r for r in rows if r["result"] == "failure" and r["message"]]
     out += [f"{r['target']}: {r['message']}" for r in failed]
     return "\n".join(out)

@@ -19,6 +19,7 @@ from monitor.rules import render_rules
 from monitor.slo import SloStatus, status_dict
 from monitor.slos import evaluate_all, exclusions, prometheus_slos, slo_bindings
 from monitor.store import ProbeStore, open_store
+from monitor.tables import format_table
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -61,13 +62,7 @@ def slo_rows(statuses: list[SloStatus]) -> list[list[str]]:
 
 def render_rows(rows: list[list[str]]) -> str:
     """Rows as a fixed-width table."""
-    return _table(rows)
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in rows)
+    return "\n".join(format_table(rows))
 
 
 def _open(config: Config) -> ProbeStore:
@@ -90,7 +85,7 @@ def cmd_slo(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"slos": [status_dict(s) for s in statuses]}, indent=2))
     else:
-        print(_table(slo_rows(statuses)))
+        print(render_rows(slo_rows(statuses)))
     return EXIT_FAILED if any(s.alert == "page" for s in statuses) else EXIT_OK
 
 

@@ -12,6 +12,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from monitor.report import AvailabilityRow, ChannelReport, MonthlyReport
+from monitor.tables import format_table
 
 # -- renderers ---------------------------------------------------------------------------
 
@@ -60,9 +61,7 @@ def render_table(report: MonthlyReport) -> str:
             _percent(r.achieved), _met(r), str(r.total), str(r.excluded),
             _duration(r.downtime_seconds), str(len(r.incidents)),
         ))  # fmt: skip
-    widths = [max(len(row[i]) for row in body) for i in range(len(_TABLE_HEAD))]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-              for row in body]  # fmt: skip
+    lines += format_table(body)
     for c in report.channels:
         if c.channel.incidents:
             lines += ["", f"incidents in {c.channel.name}:"]

@@ -120,8 +120,3 @@ class ProbeScheduler:
         except asyncio.CancelledError:
             # Shutdown cancels runs in flight; that is not a job error worth a traceback.
             return
-
-    @property
-    def job_count(self) -> int:
-        """Jobs currently scheduled."""
-        return len(self._jobs)

@@ -6,7 +6,6 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.exposition import escape_label, fmt, render_targets
-from monitor.exposition import render_targets as _render
 from monitor.metrics import (
     ProcessInfoCollector,
     ReloadStatus,
@@ -93,7 +92,7 @@ def test_full_body_has_process_families_once() -> None:
     registry = build_registry(
         ProcessInfoCollector("9.9.9", ReloadStatus(success=False), lambda: {"app": 1}),
         SchedulerCollector(state))
-    text = (generate_latest(registry) + _render(state.targets.values()).encode()).decode()
+    text = (generate_latest(registry) + render_targets(state.targets.values()).encode()).decode()
     names = [f.name for f in text_string_to_metric_families(text)]
     assert len(names) == len(set(names))
     s = _samples(text)
