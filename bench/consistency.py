@@ -181,7 +181,8 @@ def checksum_config() -> dict[str, Any]:
 
 def child(kind: str) -> None:
     """Run one check in this (fresh) process and print its figures as JSON."""
-    from monitor.consistency import build_consistency, run_check
+    from monitor.config.consistency import build_consistency
+    from monitor.consistency.run import run_check
 
     raw = {"full": full_config(2), "full1": full_config(1)}.get(kind) or checksum_config()
     config = build_consistency(raw, "bench", Path.cwd())

@@ -36,7 +36,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from monitor.slo import SloSpec, SloStatus, evaluate, month_start
+from monitor.slo.budget import SloSpec, SloStatus, evaluate, month_start
 from monitor.store.sql import SqlProbeStore
 from probes.result import ProbeResult
 

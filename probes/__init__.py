@@ -12,19 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from monitor.model import Target
-from probes import dns, http, tcp, tls
+from monitor.config.model import Target
+from probes import http, tcp, tls
 from probes.context import ProbeContext
 from probes.result import ProbeResult
 
 ProbeFn = Callable[[Target, ProbeContext], Awaitable[ProbeResult]]
+
+
+async def _dns(target: Target, ctx: ProbeContext) -> ProbeResult:
+    # dnspython takes ~100 ms to import: only a monitor with dns targets pays for it,
+    # never `omniwatch probe https://...` at 3 a.m.
+    from probes import dns
+
+    return await dns.probe(target, ctx)
+
 
 # The one place a probe kind is named.  Adding a kind: a module here, a line below,
 # and its target shape in schemas/config.schema.json.
 PROBES: dict[str, ProbeFn] = {
     "http": http.probe,
     "tcp": tcp.probe,
-    "dns": dns.probe,
+    "dns": _dns,
     "tls": tls.probe,
 }
 

@@ -1,4 +1,4 @@
-"""Pure checks of an HTTP response against :class:`monitor.model.HttpExpect`.
+"""Pure checks of an HTTP response against :class:`monitor.config.model.HttpExpect`.
 
 No I/O and no clocks: the http probe reads the response, these functions judge it.
 Every check returns ``None`` when the expectation holds, otherwise a
@@ -16,11 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-# No stubs ship with jsonschema; tolerate types-jsonschema being installed later.
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import best_match  # type: ignore[import-untyped, unused-ignore]
-
-from monitor.model import HttpExpect
+from monitor.config.model import HttpExpect
 from probes.result import REASON_BODY_MISMATCH, REASON_HTTP_STATUS, REASON_SCHEMA_MISMATCH
 
 Failure = tuple[str, str]
@@ -104,6 +100,10 @@ def check_schema(document: Any, schema: Mapping[str, Any]) -> Failure | None:
     The schema itself is assumed valid: configuration loading checks it once, so it is
     not re-checked on every probe.
     """
+    # Imported on first use: jsonschema costs ~100 ms, and only json_schema targets need it.
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
     validator_cls = jsonschema.validators.validator_for(schema)
     error = best_match(validator_cls(schema).iter_errors(document))
     if error is None:

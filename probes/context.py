@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 
-from monitor.model import TlsClientConfig
+from monitor.config.model import TlsClientConfig
 
 
 @dataclass(slots=True)

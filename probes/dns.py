@@ -50,7 +50,7 @@ import dns.rdatatype
 import dns.resolver
 from dns.rdtypes.txtbase import TXTBase
 
-from monitor.model import DnsSpec, Target
+from monitor.config.model import DnsSpec, Target
 from probes.context import ProbeContext
 from probes.result import (
     REASON_BODY_MISMATCH,

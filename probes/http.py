@@ -66,7 +66,7 @@ from typing import Any
 
 from yarl import URL
 
-from monitor.model import HttpSpec, Target
+from monitor.config.model import HttpSpec, Target
 from probes import _http_expect as expect
 from probes import _http_request as req
 from probes._http_client import Exchange, Timeline
@@ -94,7 +94,7 @@ USER_AGENT = req.USER_AGENT
 
 
 async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
-    """Probe ``target`` (an :class:`~monitor.model.HttpSpec`) once; never raises for it.
+    """Probe ``target`` (an :class:`~monitor.config.model.HttpSpec`) once; never raises for it.
 
     Success means: a response arrived within the deadline, its status is expected, the
     body fits ``max_body_bytes`` and meets every body expectation.  A success slower

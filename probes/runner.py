@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import time
 
-from monitor.model import Target
+from monitor.config.model import Target
 from probes.context import ProbeContext
 from probes.result import REASON_PROTOCOL, REASON_TIMEOUT, ProbeResult, failure
 

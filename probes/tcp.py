@@ -1,6 +1,6 @@
 """The ``tcp`` probe, and the connection primitives the ``tls`` and ``dns`` probes share.
 
-A ``tcp`` target (:class:`~monitor.model.TcpSpec`) passes when, all within
+A ``tcp`` target (:class:`~monitor.config.model.TcpSpec`) passes when, all within
 ``target.timeout_seconds``: the host resolves, a TCP connection opens, the TLS handshake
 verifies (when ``tls`` is set), and, when ``expect_regex`` is set, the bytes read after
 ``send`` match it before more than ``max_read_bytes`` have arrived.  ``send`` and the bytes
@@ -37,7 +37,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from monitor.model import Target, TcpSpec
+from monitor.config.model import Target, TcpSpec
 from probes._x509 import not_after_timestamp
 from probes.context import ProbeContext
 from probes.result import (

@@ -1,6 +1,6 @@
 """The ``tls`` probe: certificate chain, host name and expiry of a TLS endpoint.
 
-A ``tls`` target (:class:`~monitor.model.TlsSpec`) passes when, within
+A ``tls`` target (:class:`~monitor.config.model.TlsSpec`) passes when, within
 ``target.timeout_seconds``, a handshake with ``host:port`` verifies the chain (system CAs,
 or ``tls.ca_file``) and the host name (``tls.server_name``, else ``host``), and the leaf
 certificate stays valid for at least ``min_valid_seconds`` more.
@@ -31,7 +31,7 @@ import asyncio
 import ssl
 import time
 
-from monitor.model import Target, TlsSpec
+from monitor.config.model import Target, TlsSpec
 from probes._x509 import LeafCertificate, leaf_certificate
 from probes.context import ProbeContext
 from probes.result import REASON_PROTOCOL, REASON_TLS, ProbeResult

@@ -1,1 +1,5 @@
 """Shared fixtures for the test suite."""
+
+from tests.stores import make_store
+
+__all__ = ["make_store"]

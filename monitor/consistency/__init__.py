@@ -5,51 +5,13 @@ a k-way merge compares every channel with the reference in one pass and constant
 (``full``), SQL sources can checksum hash segments inside the database (``checksum``),
 and ``sample`` estimates the ratio from random reference keys.  See docs/consistency.md.
 
-Public API::
+The typed :class:`ConsistencyConfig` is built by :mod:`monitor.config.consistency` from the
+``consistency:`` section; this package never reads configuration files itself.  The API::
 
-    config = build_consistency(raw_section, file, base_dir)     # ConfigError on problems
-    reports = run_check(config, mode="full", channels=None, now=None, since=None)
-    report_to_dict(reports[0])                                   # for --json
+    from monitor.consistency.run import run_check       # one report per channel
+    from monitor.consistency.report import report_to_dict
+    from monitor.consistency.jobs import check_now, schedule_loop   # logged, with history
+
+Nothing is re-exported here: the configuration layer imports :mod:`.model`, and must not
+load the engine, its sources and their drivers to do so.
 """
-
-from monitor.consistency.config import build_consistency, consistency_schema
-from monitor.consistency.errors import (
-    ConsistencyError,
-    InvalidValue,
-    KeyOrderError,
-    SourceError,
-)
-from monitor.consistency.model import (
-    ConsistencyConfig,
-    ConsistencyReport,
-    FieldDiff,
-    FieldRule,
-    KeySample,
-    Outcome,
-    SourceConfig,
-    SourceRecord,
-)
-from monitor.consistency.report import mask, report_to_dict, wilson_interval
-from monitor.consistency.run import MODES, run_check
-
-__all__ = [
-    "MODES",
-    "ConsistencyConfig",
-    "ConsistencyError",
-    "ConsistencyReport",
-    "FieldDiff",
-    "FieldRule",
-    "InvalidValue",
-    "KeyOrderError",
-    "KeySample",
-    "Outcome",
-    "SourceConfig",
-    "SourceError",
-    "SourceRecord",
-    "build_consistency",
-    "consistency_schema",
-    "mask",
-    "report_to_dict",
-    "run_check",
-    "wilson_interval",
-]

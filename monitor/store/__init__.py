@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from monitor.model import StoreConfig
-from monitor.slo import Counts
+from monitor.config.model import StoreConfig
+from monitor.slo.budget import Counts
 from monitor.store.buckets import BucketTotals, Incident
 from monitor.store.sql import Kind, Resolution, SqlProbeStore
 from probes.result import ProbeResult

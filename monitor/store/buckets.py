@@ -20,7 +20,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Final
 
-from monitor.slo import Counts
+from monitor.slo.budget import Counts
 from probes.result import ProbeResult
 
 MINUTE: Final = 60

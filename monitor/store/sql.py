@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Literal
 
-from monitor.slo import MONTH, Counts
-from monitor.slo_windows import window_seconds
+from monitor.slo.budget import MONTH, Counts
+from monitor.slo.windows import window_seconds
 from monitor.store import schema
 from monitor.store.buckets import (
     HISTOGRAM_BINS,

@@ -9,7 +9,9 @@ import psycopg
 import pymysql
 import pytest
 
-from monitor.consistency import Outcome, build_consistency, run_check
+from monitor.config.consistency import build_consistency
+from monitor.consistency.model import Outcome
+from monitor.consistency.run import run_check
 from tests.consistency import dataset as ds
 from tests.consistency.conftest import MYSQL_DSN, PG_DSN
 

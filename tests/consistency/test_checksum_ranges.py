@@ -10,8 +10,10 @@ import psycopg
 import pymysql
 import pytest
 
-from monitor.consistency import Outcome, build_consistency, run_check
+from monitor.config.consistency import build_consistency
 from monitor.consistency.errors import KeyOrderError, SourceError
+from monitor.consistency.model import Outcome
+from monitor.consistency.run import run_check
 from monitor.consistency.sources import open_source
 from monitor.consistency.sources.ranges import ENTRY_SEPARATOR, HASH_DIGITS, diff_entries
 from tests.consistency import dataset as ds

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from monitor.config.consistency import build_consistency
 from monitor.consistency.checksum import differing_keys
 from monitor.consistency.compare import ComparePlan, Group, SortedGroups, compare_streams, judge
-from monitor.consistency.config import build_consistency
 from monitor.consistency.errors import KeyOrderError, SourceError
 from monitor.consistency.model import Outcome, SourceRecord
 from monitor.consistency.report import Tally

@@ -6,8 +6,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from monitor.consistency import Outcome, build_consistency, report_to_dict, run_check
-from monitor.consistency.model import ConsistencyReport
+from monitor.config.consistency import build_consistency
+from monitor.consistency.model import ConsistencyReport, Outcome
+from monitor.consistency.report import report_to_dict
+from monitor.consistency.run import run_check
 from tests.consistency import dataset as ds
 from tests.consistency.conftest import write_csv, write_jsonl, write_sqlite
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor.consistency import build_consistency, run_check
+from monitor.config.consistency import build_consistency
 from monitor.consistency.model import ConsistencyReport
+from monitor.consistency.run import run_check
 from tests.consistency import dataset as ds
 from tests.consistency.conftest import write_csv
 

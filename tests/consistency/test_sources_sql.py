@@ -12,8 +12,9 @@ import psycopg
 import pymysql
 import pytest
 
-from monitor.consistency import Outcome, build_consistency, run_check
-from monitor.consistency.model import ConsistencyReport, SourceRecord
+from monitor.config.consistency import build_consistency
+from monitor.consistency.model import ConsistencyReport, Outcome, SourceRecord
+from monitor.consistency.run import run_check
 from monitor.consistency.sources import open_source
 from monitor.consistency.sources.sql import SqlSource
 from tests.consistency import dataset as ds

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.exclusions import (
-    CronSchedule,
+from monitor.config.cron import CronSchedule
+from monitor.config.model import ServiceHours
+from monitor.slo.exclusions import (
     Exclusions,
     MaintenanceWindow,
     in_service_hours,
 )
-from monitor.model import ServiceHours
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
@@ -131,7 +131,7 @@ def test_overnight_service_hours_belong_to_the_starting_day() -> None:
 
 
 def test_closed_hours_as_spans() -> None:
-    from monitor.exclusions import outside_service_hours
+    from monitor.slo.exclusions import outside_service_hours
 
     # Friday 2026-11-27 to Monday 2026-11-30, Shanghai time; open Mon-Sat 09:00-17:00.
     start, end = at(2026, 11, 27, tz=SH), at(2026, 11, 30, 12, tz=SH)

@@ -10,11 +10,11 @@ import time
 
 from aiohttp import web
 
-from monitor.model import HttpSpec, Target
-from monitor.slo import SloSpec, evaluate, month_start
+from monitor.config.model import HttpSpec, Target
+from monitor.slo.budget import SloSpec, evaluate, month_start
 from probes.context import ProbeContext
 from probes.http import probe
-from tests.slo.conftest import StoreFactory
+from tests.stores import StoreFactory
 
 PROBES = 400
 DOWN_EVERY = 16  # 25 of 400 requests answer 503: SLI 93.75%

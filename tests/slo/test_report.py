@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.exclusions import CronSchedule, Exclusions, MaintenanceWindow
-from monitor.report import (
+from monitor.config.cron import CronSchedule
+from monitor.slo.exclusions import Exclusions, MaintenanceWindow
+from monitor.slo.render import RENDERERS
+from monitor.slo.report import (
     MonthlyReport,
     ReportScope,
     build_monthly_report,
@@ -18,10 +20,9 @@ from monitor.report import (
     parse_month,
     subtract_spans,
 )
-from monitor.report_render import RENDERERS
 from monitor.store.buckets import HISTOGRAM_BINS, BucketTotals, Incident
 from probes.result import ProbeResult
-from tests.slo.conftest import StoreFactory
+from tests.stores import StoreFactory
 
 
 def at(*args: int) -> float:

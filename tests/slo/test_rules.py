@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.rules import PrometheusSlo, longest_window_seconds, render_rules, rule_groups
-from monitor.slo import SloSpec
-from monitor.slo_windows import parse_alert_windows
+from monitor.slo.budget import SloSpec
+from monitor.slo.rules import PrometheusSlo, longest_window_seconds, render_rules, rule_groups
+from monitor.slo.windows import parse_alert_windows
 from tests.support import require
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"

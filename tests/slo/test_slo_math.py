@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.slo import (
+from monitor.slo.budget import (
     MONTH,
     Bucket,
     Counts,
@@ -23,7 +23,7 @@ from monitor.slo import (
     month_start,
     window_counts,
 )
-from monitor.slo_windows import window_seconds
+from monitor.slo.windows import window_seconds
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC).timestamp()
 MINUTE = 60.0
@@ -247,7 +247,7 @@ def test_budget_remaining_is_one_minus_the_period_burn(
 def test_status_as_json_data() -> None:
     import json
 
-    from monitor.slo import status_dict
+    from monitor.slo.budget import status_dict
 
     spec = SloSpec("app", latency_objective=0.99)
     doc = status_dict(evaluate(spec, burns(spec, w1h=15, w5m=15), NOW))

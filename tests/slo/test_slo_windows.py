@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.slo_windows import DEFAULT_ALERT_WINDOWS, GOOGLE_30D, parse_alert_windows
+from monitor.slo.windows import DEFAULT_ALERT_WINDOWS, GOOGLE_30D, parse_alert_windows
 
 
 def test_default_table_is_the_sre_workbook_one() -> None:

@@ -1,6 +1,8 @@
 """Record sources, one small adapter per kind, all behind :class:`RecordSource`.
 
 ``SOURCE_KINDS`` is the one explicit registry from a configured ``kind`` to its adapter.
+The PostgreSQL and MySQL entries import their driver when a source of that kind is opened:
+psycopg and PyMySQL take a third of a second to import, and most commands never use them.
 """
 
 from __future__ import annotations
@@ -12,15 +14,26 @@ from monitor.consistency.model import ConsistencyConfig, SourceConfig
 from monitor.consistency.sources.base import Layout, RecordSource, SegmentSource
 from monitor.consistency.sources.files import CsvSource, JsonLinesSource
 from monitor.consistency.sources.http import HttpSource
-from monitor.consistency.sources.mysql import MySqlSource
-from monitor.consistency.sources.postgres import PostgresSource
 from monitor.consistency.sources.sqlite import SqliteSource
 
 SourceFactory = Callable[[SourceConfig, Layout], RecordSource]
 
+
+def _postgres(source: SourceConfig, layout: Layout) -> RecordSource:
+    from monitor.consistency.sources.postgres import PostgresSource
+
+    return PostgresSource(source, layout)
+
+
+def _mysql(source: SourceConfig, layout: Layout) -> RecordSource:
+    from monitor.consistency.sources.mysql import MySqlSource
+
+    return MySqlSource(source, layout)
+
+
 SOURCE_KINDS: dict[str, SourceFactory] = {
-    "postgres": PostgresSource,
-    "mysql": MySqlSource,
+    "postgres": _postgres,
+    "mysql": _mysql,
     "sqlite": SqliteSource,
     "csv": CsvSource,
     "jsonl": JsonLinesSource,

@@ -12,7 +12,8 @@ import pymysql
 import pymysql.cursors
 
 from monitor.consistency.errors import SourceError
-from monitor.consistency.sources.sql import MySqlDialect, Row, SqlSource
+from monitor.consistency.sources.dialects import MySqlDialect
+from monitor.consistency.sources.sql import Row, SqlSource
 
 _TIMEOUT_CODES = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
 _LOST_CODES = {2006, 2013, 1927}

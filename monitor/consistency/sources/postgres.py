@@ -11,7 +11,8 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from monitor.consistency.errors import SourceError
-from monitor.consistency.sources.sql import PostgresDialect, Row, SqlSource
+from monitor.consistency.sources.dialects import PostgresDialect
+from monitor.consistency.sources.sql import Row, SqlSource
 
 _QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
 

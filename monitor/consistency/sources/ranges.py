@@ -24,20 +24,44 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from monitor.consistency.errors import KeyOrderError, SourceError
-from monitor.consistency.model import SourceRecord
-
-if TYPE_CHECKING:
-    from monitor.consistency.sources.sql import SqlSource
+from monitor.consistency.model import SourceConfig, SourceRecord
+from monitor.consistency.sources.base import Layout
+from monitor.consistency.sources.dialects import Dialect
 
 ENTRY_SEPARATOR = "\x1e"
 HASH_DIGITS = 16
 SAMPLES_PER_SEGMENT = 8  # enough for segments within a few tens of percent of equal size
 
 
-def usable(source: SqlSource) -> bool:
+class RangeHost(Protocol):
+    """What the range queries need of a SQL source; :class:`.sql.SqlSource` provides it.
+
+    Named here, not imported, so that this module never imports the source it serves.
+    """
+
+    dialect: Dialect
+    config: SourceConfig
+    layout: Layout
+    _keys: tuple[str, ...]
+    _relation: str
+
+    def _rows(self, sql: str, params: Sequence[object]) -> Iterator[tuple[Any, ...]]: ...
+
+    def _records(self, sql: str, params: Sequence[object]) -> Iterator[SourceRecord]: ...
+
+    def _select(self) -> str: ...
+
+    def _row_text(self) -> str: ...
+
+    def _row_hash(self) -> str: ...
+
+    def _keys_sort_binary(self) -> bool: ...
+
+
+def usable(source: RangeHost) -> bool:
     """Whether ``source`` can be cut into key ranges read through its key's index."""
     if not (source.dialect.supports_checksum and len(source._keys) == 1
             and source.config.table is not None and source._keys_sort_binary()):
@@ -58,7 +82,7 @@ def usable(source: SqlSource) -> bool:
     return any(True for _ in source._rows(sql, params))
 
 
-def split_keys(source: SqlSource, segments: int, max_rows: int) -> tuple[list[str], int]:
+def split_keys(source: RangeHost, segments: int, max_rows: int) -> tuple[list[str], int]:
     """Strictly increasing keys cutting ``source`` into about ``segments`` ranges (more
     when a range would exceed ``max_rows``), chosen from a random sample of its keys;
     and the number of non-NULL keys."""
@@ -80,7 +104,7 @@ def split_keys(source: SqlSource, segments: int, max_rows: int) -> tuple[list[st
     return sorted({sample[int(i * step)] for i in range(1, segments)}), total
 
 
-def _ranges_sql(source: SqlSource, select: str, bounds: Sequence[str],
+def _ranges_sql(source: RangeHost, select: str, bounds: Sequence[str],
                 segments: Sequence[int]) -> tuple[str, list[object]]:
     """``select`` (aggregates over the table, aliased ``t``) per segment, one statement."""
     (key,) = source._keys
@@ -117,7 +141,7 @@ def _ranges_sql(source: SqlSource, select: str, bounds: Sequence[str],
     return sql, params + outer
 
 
-def checksums(source: SqlSource, bounds: Sequence[str], segments: Sequence[int]
+def checksums(source: RangeHost, bounds: Sequence[str], segments: Sequence[int]
               ) -> dict[int, tuple[int, str]]:
     """``{segment: (rows, summed row hashes as text)}`` of the non-empty ``segments``."""
     sql, params = _ranges_sql(source, f"COUNT(*), SUM({source._row_hash()})", bounds,
@@ -125,7 +149,7 @@ def checksums(source: SqlSource, bounds: Sequence[str], segments: Sequence[int]
     return {int(s): (int(n), str(h)) for s, n, h in source._rows(sql, params) if n}
 
 
-def hash_lists(source: SqlSource, bounds: Sequence[str], segments: Sequence[int]
+def hash_lists(source: RangeHost, bounds: Sequence[str], segments: Sequence[int]
                ) -> dict[int, tuple[int, str]]:
     """``{segment: (rows, entries)}``: each row's ``key || hash`` joined by U+001E."""
     d = source.dialect
@@ -136,7 +160,7 @@ def hash_lists(source: SqlSource, bounds: Sequence[str], segments: Sequence[int]
     return {int(s): (int(n), text or "") for s, n, text in source._rows(sql, params)}
 
 
-def null_key_records(source: SqlSource) -> Iterator[SourceRecord]:
+def null_key_records(source: RangeHost) -> Iterator[SourceRecord]:
     """The records whose key is NULL (each one ``invalid``)."""
     (key,) = source._keys
     yield from source._records(f"{source._select()} WHERE {key} IS NULL", [])

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from monitor.consistency.errors import SourceError
 from monitor.consistency.normalise import hash_value
-from monitor.consistency.sources.sql import Row, SqliteDialect, SqlSource
+from monitor.consistency.sources.dialects import SqliteDialect
+from monitor.consistency.sources.sql import Row, SqlSource
 
 
 def _decode(raw: bytes) -> str:

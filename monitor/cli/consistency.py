@@ -1,0 +1,157 @@
+"""``omniwatch consistency check`` and ``history``: cross-channel record consistency.
+
+On a terminal a check shows that it is running (it may read millions of rows); with
+``--json`` or when piped it prints only the result.  Values are masked everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from monitor.config import parse_duration
+from monitor.config.model import Config
+from monitor.consistency.jobs import check_now
+from monitor.consistency.model import ConsistencyReport, Outcome
+from monitor.consistency.report import report_to_dict
+from monitor.store import StoreUnavailable, open_store
+from monitor.tables import format_table
+
+_COLUMNS = (Outcome.MATCH, Outcome.MISMATCH, Outcome.MISSING, Outcome.EXTRA, Outcome.INVALID,
+            Outcome.DUPLICATE_KEY, Outcome.PENDING_SYNC)
+
+
+def render_reports(reports: Sequence[ConsistencyReport]) -> str:
+    """A table per channel, then fields that differ most and masked example keys."""
+    head = ["CHANNEL", "MODE", "RATIO", "OBJECTIVE", *[str(o).upper() for o in _COLUMNS],
+            "STATUS"]
+    rows = [head]
+    notes: list[str] = []
+    for r in reports:
+        status = "FAILED" if not r.success else ("OK" if r.meets_objective else "BELOW")
+        ratio = "n/a" if r.ratio is None else f"{r.ratio * 100:.3f}%"
+        if r.interval is not None:
+            ratio += f" [{r.interval[0] * 100:.2f}-{r.interval[1] * 100:.2f}]"
+        counts = ["-"] * len(_COLUMNS) if not r.success else [
+            str(r.counts.get(o, 0)) for o in _COLUMNS]
+        rows.append([r.channel, r.mode, ratio, f"{r.objective * 100:g}%", *counts, status])
+        if r.error is not None:
+            notes.append(f"{r.channel}: check failed: {r.error}")
+            continue
+        worst = sorted(r.field_mismatches.items(), key=lambda kv: -kv[1])[:5]
+        if worst:
+            notes.append(f"{r.channel}: fields that differ: "
+                         + ", ".join(f"{f} ({n})" for f, n in worst))
+        for s in [s for s in r.samples if s.outcome != Outcome.MATCH][:5]:
+            detail = s.reason or "; ".join(
+                f"{d.field}: {d.reference} vs {d.channel}" for d in s.diffs)
+            notes.append(f"  {s.key}  {s.outcome}  {detail}".rstrip())
+    return "\n".join([*format_table(rows), *(["", *notes] if notes else [])])
+
+
+def write_mismatches(path: Path, reports: Sequence[ConsistencyReport]) -> int:
+    """The sampled non-matching keys as CSV (masked values); returns rows written."""
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["reference", "channel", "key", "outcome", "field", "reference_value",
+                    "channel_value", "reason"])
+        for r in reports:
+            for s in r.samples:
+                if s.outcome == Outcome.MATCH:
+                    continue
+                for d in s.diffs or [None]:
+                    w.writerow([r.reference, r.channel, s.key, str(s.outcome),
+                                d.field if d else "", d.reference if d else "",
+                                d.channel if d else "", s.reason or ""])
+                    n += 1
+    return n
+
+
+class _Progress:
+    """An elapsed-time line on stderr while a check runs, only for a person watching."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Progress:
+        if self._enabled:
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        began = time.monotonic()
+        while not self._done.wait(0.5):
+            sys.stderr.write(f"\rchecking consistency… {time.monotonic() - began:.0f}s")
+            sys.stderr.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._enabled:
+            self._thread.join()
+            sys.stderr.write("\r\033[K")
+
+
+def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    """Run a check now; exit 1 if a channel failed or is under its objective."""
+    if config.consistency is None:
+        print(f"omniwatch consistency: {args.config} has no consistency: section",
+              file=sys.stderr)
+        return EXIT_USAGE
+    cfg = config.consistency
+    unknown = [c for c in args.channel or () if c not in cfg.channels]
+    if unknown:
+        print(f"omniwatch consistency: unknown channel {', '.join(map(repr, unknown))} "
+              f"(channels: {', '.join(cfg.channels)})", file=sys.stderr)
+        return EXIT_USAGE
+    store: Any = None
+    if not args.no_history:
+        try:
+            store = open_store(config.store)
+        except StoreUnavailable as exc:
+            print(f"omniwatch consistency: history not recorded: {exc}", file=sys.stderr)
+    try:
+        with _Progress(not args.json and sys.stderr.isatty()):
+            reports = check_now(cfg, store, mode=args.mode, channels=args.channel)
+    finally:
+        if store is not None:
+            store.close()
+    if args.mismatches:
+        write_mismatches(Path(args.mismatches), reports)
+    if args.json:
+        print(json.dumps({"reports": [report_to_dict(r) for r in reports]}, indent=2))
+    else:
+        print(render_reports(reports))
+    return EXIT_OK if all(r.meets_objective for r in reports) else EXIT_FAILED
+
+
+def cmd_history(config: Config, args: argparse.Namespace) -> int:
+    """Print stored consistency runs since ``--since`` ago."""
+    store = open_store(config.store)
+    try:
+        runs = store.consistency_history(time.time() - parse_duration(args.since),
+                                         args.channel)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"runs": runs}, indent=2))
+        return EXIT_OK
+    rows = [["STARTED", "CHANNEL", "MODE", "RATIO", "JUDGED", "STATUS"]]
+    for r in runs:
+        ratio = "n/a" if r["ratio"] is None else f"{r['ratio'] * 100:.3f}%"
+        status = "FAILED" if not r["success"] else (
+            "OK" if r["ratio"] is not None and r["ratio"] >= r["objective"] else "BELOW")
+        rows.append([time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started_at"])),
+                     r["channel"], r["mode"], ratio, str(r["judged"]), status])
+    print("\n".join(format_table(rows)))
+    return EXIT_OK

@@ -1,0 +1,79 @@
+"""The ``omniwatch`` entry point: parse, set up logging, run one command.
+
+Exit codes (the contract): 0 all good, 1 a probe/check failed or is below objective,
+2 usage or configuration error.
+
+Each command's module is imported only when that command runs, so an on-call engineer's
+``omniwatch probe tcp://...`` never loads the history store, the consistency engine or
+its database drivers (``bench/startup.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from monitor.cli.parser import build_parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from monitor.cli.run import cmd_run
+
+    return cmd_run(args)
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from monitor.cli.probe import cmd_probe
+
+    return cmd_probe(args)
+
+
+def _config(args: argparse.Namespace) -> int:
+    from monitor.cli.config import cmd_validate
+
+    return cmd_validate(args)
+
+
+def _slo(args: argparse.Namespace) -> int:
+    from monitor.cli import slo
+    from monitor.cli.common import with_config
+
+    command = {"slo": slo.cmd_slo, "report": slo.cmd_report, "rules": slo.cmd_rules}
+    return with_config(args, command[args.command])
+
+
+def _consistency(args: argparse.Namespace) -> int:
+    from monitor.cli import consistency
+    from monitor.cli.common import with_config
+
+    command = {"check": consistency.cmd_check, "history": consistency.cmd_history}
+    return with_config(args, command[args.consistency_command])
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from monitor.cli.demo import cmd_demo
+
+    return cmd_demo(args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run, "probe": _probe, "config": _config, "demo": _demo,
+    "slo": _slo, "report": _slo, "rules": _slo, "consistency": _consistency,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``omniwatch`` console script."""
+    args = build_parser().parse_args(argv)
+    from monitor.logs import setup_logging  # after parsing: --help and --version skip it
+
+    setup_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", "info"))
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

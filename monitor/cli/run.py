@@ -1,0 +1,68 @@
+"""``omniwatch run``: the monitor and its HTTP server until SIGTERM, reloading on SIGHUP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from monitor.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    parse_listen,
+    print_config_error,
+    run_loop,
+)
+from monitor.config import ConfigError, load_config
+from monitor.config.model import Config
+from monitor.runtime.monitor import Monitor
+from monitor.server import start_server
+from monitor.store import StoreUnavailable, open_store
+
+log = logging.getLogger("omniwatch.cli")
+
+
+async def serve(config: Config, config_path: str | None, host: str, port: int) -> int:
+    """Run a monitor and its server until SIGTERM or SIGINT."""
+    store = open_store(config.store)
+    monitor = Monitor(config, config_path=config_path, store=store)
+    try:
+        runner, bound = await start_server(monitor, host, port)
+    except OSError as exc:
+        store.close()
+        log.error("listen_failed", extra={"address": f"{host}:{port}", "error": exc.strerror})
+        return EXIT_FAILED
+    monitor.start()
+    log.info("listening", extra={"url": f"http://{host}:{bound}/metrics"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, monitor.reload)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting_down")
+        await monitor.stop()
+        await runner.cleanup()
+        store.close()
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Load the config, then serve until stopped; exit 2 on a bad config."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print_config_error(exc)
+        return EXIT_USAGE
+    host, port = config.server.host, config.server.port
+    if args.listen:
+        host, port = parse_listen(args.listen)
+    try:
+        return run_loop(serve(config, args.config, host, port))
+    except StoreUnavailable as exc:
+        log.error("store_unavailable", extra={"error": str(exc)})
+        return EXIT_FAILED

@@ -1,0 +1,84 @@
+"""``omniwatch slo``, ``omniwatch report`` and ``omniwatch rules``: the SLO commands.
+
+They read the history the running monitor writes (SQLite file or PostgreSQL); reads see
+what was flushed, at most one flush interval behind the live process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from monitor.config.model import Config
+from monitor.slo.bindings import evaluate_all, exclusions, prometheus_slos, slo_bindings
+from monitor.slo.budget import status_dict
+from monitor.slo.render import RENDERERS
+from monitor.slo.report import ReportScope, monthly_report, parse_month
+from monitor.slo.rules import render_rules
+from monitor.slo.table import render_rows, slo_rows
+from monitor.store import ProbeStore, open_store
+
+
+def _open(config: Config) -> ProbeStore:
+    return open_store(config.store)
+
+
+def cmd_slo(config: Config, args: argparse.Namespace) -> int:
+    """Print every SLO's status; exit 1 if any is paging."""
+    store = _open(config)
+    try:
+        bindings = slo_bindings(config)
+        if args.slo:
+            bindings = tuple(b for b in bindings if b.spec.name in args.slo)
+            if not bindings:
+                print(f"omniwatch slo: no SLO named {', '.join(args.slo)}", file=sys.stderr)
+                return EXIT_USAGE
+        statuses = evaluate_all(store, bindings, time.time())
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"slos": [status_dict(s) for s in statuses]}, indent=2))
+    else:
+        print(render_rows(slo_rows(statuses)))
+    return EXIT_FAILED if any(s.alert == "page" for s in statuses) else EXIT_OK
+
+
+def report_scopes(config: Config) -> list[ReportScope]:
+    """Each channel's objective and its targets' (their own, else the channel's)."""
+    return [ReportScope(c.name, c.slo.objective, tuple(
+        (t.name, (t.slo or c.slo).objective) for t in c.targets)) for c in config.channels]
+
+
+def cmd_report(config: Config, args: argparse.Namespace) -> int:
+    """Write the monthly SLA report; exit 1 if an objective with data was missed."""
+    try:
+        parse_month(args.month)
+    except ValueError as exc:
+        print(f"omniwatch report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    store = _open(config)
+    try:
+        report = monthly_report(store, args.month, report_scopes(config), exclusions(config),
+                                time.time(), config.slo.timezone)
+    finally:
+        store.close()
+    text = RENDERERS[args.format](report)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK if report.all_met else EXIT_FAILED
+
+
+def cmd_rules(config: Config, args: argparse.Namespace) -> int:
+    """Write Prometheus recording and burn-rate alert rules for every SLO."""
+    text = render_rules(prometheus_slos(slo_bindings(config)))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

@@ -1,0 +1,171 @@
+"""Plain-words messages for the shape errors the configuration JSON Schema finds.
+
+jsonschema's own messages name regular expressions and schema keywords; a person editing
+``omniwatch.yaml`` wants "'ftp://x' is not an http(s) URL".  Each error is turned into a
+message in one of two ways:
+
+* :data:`MESSAGES`, keyed by the *schema location* of the failing keyword
+  (``#/$defs/duration/oneOf``), for the checks whose meaning a keyword cannot tell —
+  every ``pattern`` and ``oneOf`` in the schema has an entry (a test enforces it);
+* otherwise a generic sentence per keyword (``type``, ``enum``, ``required``, …).
+
+Pure functions over a ``jsonschema.ValidationError``; no I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from monitor.config.values import PathT, show
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+
+# Templates may use {value} (the offending value, as the file shows it) and {allowed}
+# (the choices of an ``enum``).
+MESSAGES: dict[str, str] = {
+    "#/$defs/duration/oneOf": "{value} is not a duration (use e.g. 500ms, 30s, 5m, 1h30m, 7d)",
+    "#/$defs/objective/oneOf": "{value} is not an objective (use e.g. 99.9% or 0.999)",
+    "#/$defs/http/properties/url/pattern": "{value} is not an http(s) URL",
+    "#/$defs/probe_kind/enum": "{value} is not a probe kind (use one of: {allowed})",
+    "#/$defs/port/minimum": "{value} is not a port number (use 1-65535)",
+    "#/$defs/port/maximum": "{value} is not a port number (use 1-65535)",
+    "#/$defs/host/pattern": (
+        "{value} is not a host name or IP address (give the host alone, without scheme or port)"
+    ),
+    "#/$defs/clock/pattern": '{value} is not a time of day (use HH:MM, e.g. "09:00")',
+    "#/$defs/service_hours/properties/days/pattern": (
+        "{value} is not a set of days (use e.g. mon-fri, mon-sat or mon,wed,fri)"
+    ),
+    "#/$defs/channels/propertyNames/pattern": (
+        "{value} is not a valid channel name (use lower-case letters, digits, '-' and '_', "
+        "starting with a letter)"
+    ),
+    "#/$defs/target_common/properties/name/pattern": (
+        "{value} is not a valid target name (use letters, digits, '.', '_', ':' and '-', "
+        "starting with a letter or digit, at most 128 characters)"
+    ),
+    "#/$defs/http/properties/headers/propertyNames/pattern": (
+        "{value} is not a valid HTTP header name"
+    ),
+    "#/$defs/http/properties/headers/additionalProperties/pattern": (
+        "a header value cannot contain line breaks"
+    ),
+    "#/$defs/dns/properties/query/pattern": "{value} is not a DNS name (it contains spaces)",
+    "#/$defs/server/properties/listen/pattern": (
+        "{value} is not a listen address (use host:port, e.g. 127.0.0.1:9470 or [::1]:9470)"
+    ),
+    # The value may hold a password, so it is not repeated.
+    "#/$defs/store/properties/postgres/pattern": (
+        "not a PostgreSQL connection string (use postgresql://user@host:5432/db "
+        "or key=value pairs)"
+    ),
+    "#/$defs/store/not": "choose one store, not both: sqlite or postgres",
+    "#/$defs/maintenance/oneOf": (
+        "a maintenance window needs either start and end (one-off) or cron and duration "
+        "(recurring), not both"
+    ),
+    "#/$defs/timestamp/pattern": (
+        "{value} is not a date and time (use ISO 8601, e.g. 2026-12-06T02:00:00+08:00)"
+    ),
+}
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "nothing",
+}
+
+
+def _walk(node: Any, pointer: str) -> Iterator[tuple[int, str]]:
+    if isinstance(node, dict):
+        yield id(node), pointer
+        for key, child in node.items():
+            yield from _walk(child, f"{pointer}/{key}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield from _walk(child, f"{pointer}/{i}")
+
+
+def schema_locations(schema: Mapping[str, Any]) -> dict[int, str]:
+    """Every sub-schema of ``schema`` by identity → its JSON pointer (``#/$defs/port``)."""
+    return dict(_walk(schema, "#"))
+
+
+def location(error: ValidationError, locations: Mapping[int, str]) -> str:
+    """The schema location of the keyword that failed: ``#/$defs/duration/oneOf``.
+
+    ``locations`` is :func:`schema_locations` of the schema that produced ``error``.
+    """
+    return f"{locations.get(id(error.schema), '#?')}/{error.validator}"
+
+
+def _unknown_key(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if close:
+        return f"unknown key {key!r} (did you mean {close[0]!r}?)"
+    return f"unknown key {key!r} (allowed here: {', '.join(allowed)})"
+
+
+def explain(
+    error: ValidationError, where: str, originals: Mapping[PathT, str]
+) -> list[tuple[PathT, str]]:
+    """``(path, message)`` pairs for one schema error found at schema location ``where``.
+
+    ``originals`` holds the text as written for strings that had ``${VAR}`` substituted, so
+    a message never repeats a secret taken from the environment.
+    """
+    path: PathT = tuple(error.absolute_path)
+    value: Any = error.instance
+    spec: Any = error.validator_value
+    kind = str(error.validator)
+    schema: Any = error.schema
+    if "propertyNames" in error.relative_schema_path:
+        path = (*path, str(value))
+    shown = repr(originals[path]) if path in originals else show(value)
+    template = MESSAGES.get(where)
+    if template is not None:
+        allowed = ", ".join(str(v) for v in spec) if kind == "enum" else ""
+        return [(path, template.format(value=shown, allowed=allowed))]
+    if kind == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        return [(path, _unknown_key(str(k), known)) for k in value if k not in known]
+    if kind == "required":
+        return [(path, f"missing required key {k!r}") for k in spec if k not in value]
+    if kind == "dependentRequired":
+        return [
+            (path, f"{dep!r} is required when {key!r} is set")
+            for key, deps in spec.items() if key in value
+            for dep in deps if dep not in value
+        ]
+    return [(path, _generic(kind, spec, value, shown) or error.message)]
+
+
+def _generic(kind: str, spec: Any, value: Any, shown: str) -> str | None:
+    if kind == "type":
+        types = spec if isinstance(spec, list) else [spec]
+        return f"expected {', or '.join(_TYPE_WORDS[t] for t in types)}, got {shown}"
+    if kind == "enum":
+        return f"{shown} is not one of: {', '.join(str(v) for v in spec)}"
+    bounds = {
+        "minimum": f"is too small (the minimum is {spec})",
+        "exclusiveMinimum": f"is too small (it must be more than {spec})",
+        "maximum": f"is too large (the maximum is {spec})",
+        "exclusiveMaximum": f"is too large (it must be less than {spec})",
+    }
+    if kind in bounds:
+        return f"{shown} {bounds[kind]}"
+    if kind in ("minLength", "minItems", "minProperties") and spec == 1:
+        return "must not be empty"
+    if kind == "uniqueItems":
+        dup = next(v for i, v in enumerate(value) if v in value[:i])
+        return f"lists {show(dup)} more than once"
+    if kind == "pattern":
+        return f"{shown} does not match the pattern {spec}"
+    return None

@@ -1,0 +1,129 @@
+"""Process-level Prometheus collectors and the ``/metrics`` body.
+
+Collectors read state owned by the runtime at scrape time; a fresh
+:class:`~prometheus_client.CollectorRegistry` is built per process (and per test) by
+:func:`build_registry`, nothing is registered globally.  The per-target probe families
+are rendered by :mod:`monitor.metrics.exposition` for speed; :meth:`Monitor.metrics_body` joins all.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from monitor.metrics.state import Histogram, ProbeState
+
+
+def histogram_buckets(h: Histogram) -> list[tuple[str, float]]:
+    """``(le, cumulative count)`` pairs for a HistogramMetricFamily."""
+    cum = h.cumulative()
+    buckets = [(repr(b), float(c)) for b, c in zip(h.bounds, cum, strict=False)]
+    buckets.append(("+Inf", float(cum[-1])))
+    return buckets
+
+
+class SchedulerCollector(Collector):
+    """How punctually and how busily probes run."""
+
+    def __init__(self, state: ProbeState) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[Metric]:
+        lateness = self._state.lateness
+        late = HistogramMetricFamily(
+            "omniwatch_scheduler_lateness_seconds",
+            "How long after its scheduled slot each probe started.")
+        late.add_metric([], histogram_buckets(lateness), lateness.total)
+        yield late
+        yield GaugeMetricFamily(
+            "omniwatch_probes_in_flight", "Probes running right now.",
+            value=self._state.in_flight)
+        yield CounterMetricFamily(
+            "omniwatch_probes_skipped_busy",
+            "Probe runs skipped because the previous run of the same target was still going.",
+            value=self._state.skipped_busy)
+
+
+@dataclass(slots=True)
+class ReloadStatus:
+    """Outcome of the last configuration (re)load, for the reload metrics."""
+
+    success: bool = True
+    last_success_timestamp: float = 0.0
+
+
+class ProcessInfoCollector(Collector):
+    """Build info, configuration reload health and target counts."""
+
+    def __init__(self, version: str, reload: ReloadStatus,
+                 targets_per_channel: Callable[[], dict[str, int]]) -> None:
+        self._version = version
+        self._reload = reload
+        self._targets_per_channel = targets_per_channel
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "omniwatch_build_info", "Always 1; labels carry the version.",
+            labels=("version", "python"))
+        info.add_metric([self._version, platform.python_version()], 1.0)
+        yield info
+        yield GaugeMetricFamily(
+            "omniwatch_config_last_reload_success",
+            "1 if the last configuration (re)load succeeded, 0 if it was refused.",
+            value=1.0 if self._reload.success else 0.0)
+        yield GaugeMetricFamily(
+            "omniwatch_config_last_reload_success_timestamp_seconds",
+            "When a configuration was last loaded successfully.",
+            value=self._reload.last_success_timestamp)
+        per_channel = GaugeMetricFamily(
+            "omniwatch_targets", "Configured targets per channel.", labels=("channel",))
+        for channel, n in sorted(self._targets_per_channel().items()):
+            per_channel.add_metric([channel], n)
+        yield per_channel
+
+
+@dataclass(slots=True)
+class StoreHealth:
+    """Outcome of the last write of buffered results to the history store."""
+
+    last_flush_success: bool = True
+    last_flush_timestamp: float = 0.0
+    last_flush_seconds: float = 0.0
+
+
+class StoreCollector(Collector):
+    """Whether history is being written: a database outage must be visible, not silent."""
+
+    def __init__(self, health: StoreHealth) -> None:
+        self._health = health
+
+    def collect(self) -> Iterator[Metric]:
+        h = self._health
+        yield GaugeMetricFamily(
+            "omniwatch_store_last_flush_success",
+            "1 if the last write of buffered probe results succeeded; 0 while it fails "
+            "(results are kept and retried).", value=1.0 if h.last_flush_success else 0.0)
+        yield GaugeMetricFamily(
+            "omniwatch_store_last_flush_timestamp_seconds",
+            "When buffered probe results were last written.", value=h.last_flush_timestamp)
+        yield GaugeMetricFamily(
+            "omniwatch_store_last_flush_duration_seconds",
+            "How long the last successful write took.", value=h.last_flush_seconds)
+
+
+def build_registry(*collectors: Collector) -> CollectorRegistry:
+    """A new registry holding ``collectors`` (and nothing global)."""
+    registry = CollectorRegistry(auto_describe=False)
+    for c in collectors:
+        registry.register(c)
+    return registry

@@ -1,0 +1,73 @@
+"""The SLO families (``omniwatch_sli_ratio``, budgets, burn rates, status), computed at
+scrape time from the history store's flushed buckets."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitor.slo.bindings import SloBinding, evaluate_all
+from monitor.slo.budget import ALERT_STATE_VALUES
+
+if TYPE_CHECKING:
+    from monitor.store import ProbeStore
+
+
+def _value(v: float | None) -> float:
+    # No data is unknown, not 100% and not 0%: Prometheus gets NaN.
+    return math.nan if v is None else v
+
+
+class SloCollector(Collector):
+    """SLO families computed at scrape time from the store (flushed data only)."""
+
+    def __init__(self, store: ProbeStore, bindings: Sequence[SloBinding],
+                 clock: object) -> None:
+        self._store = store
+        self.bindings = tuple(bindings)
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        objective = GaugeMetricFamily("omniwatch_slo_objective_ratio",
+                                      "The objective of each SLO.", labels=("slo",))
+        sli = GaugeMetricFamily("omniwatch_sli_ratio",
+                                "Good / counted probes per window; NaN without data.",
+                                labels=("slo", "window"))
+        remaining = GaugeMetricFamily(
+            "omniwatch_error_budget_remaining_ratio",
+            "Share of the error budget left over the SLO period (negative when overspent).",
+            labels=("slo",))
+        minutes = GaugeMetricFamily(
+            "omniwatch_error_budget_remaining_minutes",
+            "Error budget left, as minutes of full outage.", labels=("slo",))
+        burn = GaugeMetricFamily("omniwatch_burn_rate",
+                                 "Error ratio / (1 - objective) per window; NaN without data.",
+                                 labels=("slo", "window"))
+        exhaustion = GaugeMetricFamily(
+            "omniwatch_error_budget_exhaustion_seconds",
+            "Time until the budget is spent at the last hour's burn rate; +Inf if none burns.",
+            labels=("slo",))
+        status = GaugeMetricFamily("omniwatch_slo_status",
+                                   "Burn-rate alert state: 0 ok, 1 ticket, 2 page.",
+                                   labels=("slo",))
+        now = self._clock()  # type: ignore[operator]
+        for st in evaluate_all(self._store, self.bindings, now):
+            parts = [(st.spec.name, st.availability)]
+            if st.latency is not None:
+                parts.append((f"{st.spec.name}-latency", st.latency))
+            for name, o in parts:
+                objective.add_metric([name], o.objective)
+                for window, v in o.sli.items():
+                    sli.add_metric([name, window], _value(v))
+                for window, v in o.burn_rates.items():
+                    burn.add_metric([name, window], _value(v))
+                remaining.add_metric([name], _value(o.budget_remaining_ratio))
+                minutes.add_metric([name], _value(o.budget_remaining_minutes))
+                exhaustion.add_metric([name], math.inf if o.exhaustion_seconds is None
+                                      else o.exhaustion_seconds)
+                status.add_metric([name], ALERT_STATE_VALUES[o.alert])
+        yield from (objective, sli, remaining, minutes, burn, exhaustion, status)

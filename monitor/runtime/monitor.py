@@ -1,0 +1,254 @@
+"""The running monitor: configuration, scheduler, probes, state and history wired up.
+
+Owns every piece of process state and hands it to collaborators explicitly; a test can
+build as many independent :class:`Monitor` objects as it likes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+
+from prometheus_client import generate_latest
+
+from monitor import __version__
+from monitor.config import ConfigError, load_config
+from monitor.config.model import Config, Target
+from monitor.consistency.jobs import ConsistencyState, schedule_loop
+from monitor.metrics.collectors import (
+    ProcessInfoCollector,
+    ReloadStatus,
+    SchedulerCollector,
+    StoreCollector,
+    StoreHealth,
+    build_registry,
+)
+from monitor.metrics.consistency import ConsistencyCollector
+from monitor.metrics.exposition import prerender, render_targets
+from monitor.metrics.slo import SloCollector
+from monitor.metrics.state import ProbeState
+from monitor.runtime.scheduler import ProbeScheduler
+from monitor.slo.bindings import exclusions, slo_bindings
+from monitor.store import ProbeStore
+from probes import PROBES
+from probes.context import ProbeContext
+from probes.result import ProbeResult
+from probes.runner import run_target
+
+log = logging.getLogger("omniwatch.monitor")
+
+
+class Monitor:
+    """One monitoring process: probes on schedule, state for scrapes, history, reloads.
+
+    With a ``store``, every confirmed result is recorded there (flagged when a maintenance
+    window or service hours exclude it), flushed every ``store.flush_interval`` from a
+    worker thread, and the SLO families are computed from it at scrape time.
+    """
+
+    def __init__(self, config: Config, *, config_path: str | None = None,
+                 store: ProbeStore | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.store = store
+        self.state = ProbeState()
+        self.ctx = ProbeContext()
+        self.reload_status = ReloadStatus(success=True, last_success_timestamp=time.time())
+        self.store_health = StoreHealth()
+        self.consistency = ConsistencyState()
+        self.registry = build_registry(
+            ProcessInfoCollector(__version__, self.reload_status, self._targets_per_channel),
+            SchedulerCollector(self.state),
+            StoreCollector(self.store_health),
+            ConsistencyCollector(self.consistency),
+        )
+        self._exclusions = exclusions(config)
+        self._slo_collector = None if store is None else SloCollector(
+            store, slo_bindings(config), time.time)
+        # SLO families read the database: rendered in a worker thread, never on the loop.
+        self.slo_registry = build_registry() if self._slo_collector is None else build_registry(
+            self._slo_collector)
+        self._targets = {t.name: t for t in config.targets}
+        self._semaphore = asyncio.Semaphore(config.scheduler.max_concurrency)
+        self._scheduler = ProbeScheduler(self._run_scheduled, on_skipped=self._skipped)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._consistency_task: asyncio.Task[None] | None = None
+        self.started = False
+
+    def _targets_per_channel(self) -> dict[str, int]:
+        counts = Counter(t.channel for t in self._targets.values())
+        return {c.name: counts.get(c.name, 0) for c in self.config.channels}
+
+    def _skipped(self) -> None:
+        self.state.skipped_busy += 1
+
+    def start(self) -> None:
+        """Schedule every target (needs a running event loop)."""
+        for t in self.config.targets:
+            self.state.ensure(t.channel, t.name, t.kind)
+        self._scheduler.sync(self.config.targets)
+        self._scheduler.start()
+        if self.store is not None:
+            self._flusher = asyncio.create_task(self._flush_loop())
+        self._start_consistency()
+        self.started = True
+        log.info("monitor_started", extra={"targets": len(self._targets),
+                                           "config": self.config.source})
+
+    def _start_consistency(self) -> None:
+        if self._consistency_task is not None:
+            self._consistency_task.cancel()
+            self._consistency_task = None
+        if self.config.consistency is not None:
+            self._consistency_task = asyncio.create_task(schedule_loop(
+                self.config.consistency, self.consistency, self.store))
+
+    async def stop(self) -> None:
+        """Stop scheduling, cancel probes in flight, write what is buffered."""
+        self._scheduler.shutdown()
+        if self._consistency_task is not None:
+            # A check running in a worker thread finishes there; its result is dropped.
+            self._consistency_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consistency_task
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self.store is not None:
+            await self.flush()
+        self.started = False
+        log.info("monitor_stopped")
+
+    async def _flush_loop(self) -> None:
+        assert self.store is not None
+        interval = self.config.store.flush_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            await self.flush()
+
+    async def flush(self) -> bool:
+        """Write buffered results now (in a worker thread); False if the database failed.
+
+        A failed flush keeps its batch for the next one: a database outage delays the
+        history, it does not drop it.
+        """
+        if self.store is None:
+            return True
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(self.store.flush)
+        except Exception as exc:
+            self.store_health.last_flush_success = False
+            log.error("store_flush_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return False
+        self.store_health.last_flush_success = True
+        self.store_health.last_flush_timestamp = time.time()
+        self.store_health.last_flush_seconds = time.perf_counter() - started
+        return True
+
+    def apply(self, config: Config) -> None:
+        """Switch to ``config``: jobs are added, removed or re-timed; state is kept."""
+        if config.store != self.config.store:
+            log.warning("store_change_needs_restart", extra={"config": config.source})
+        consistency_changed = config.consistency != self.config.consistency
+        self.config = config
+        self._targets = {t.name: t for t in config.targets}
+        self._exclusions = exclusions(config)
+        if self._slo_collector is not None:
+            self._slo_collector.bindings = slo_bindings(config)
+        self.state.retain(set(self._targets))
+        for t in config.targets:
+            self.state.ensure(t.channel, t.name, t.kind)
+        if self.started:
+            self._scheduler.sync(config.targets)
+            if consistency_changed:
+                self.consistency.latest.clear()
+                self._start_consistency()
+
+    def reload(self) -> list[str]:
+        """Re-read the configuration file; on error keep the old config and say why.
+
+        Returns the problems found (empty on success).
+        """
+        if self.config_path is None:
+            return ["no configuration file to reload (running on embedded defaults)"]
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            self.reload_status.success = False
+            problems = [str(p) for p in exc.problems]
+            log.error("config_reload_refused", extra={
+                "config": self.config_path, "problems": problems})
+            return problems
+        self.apply(config)
+        self.reload_status.success = True
+        self.reload_status.last_success_timestamp = time.time()
+        log.info("config_reloaded", extra={"config": self.config_path,
+                                           "targets": len(self._targets)})
+        return []
+
+    async def _run_scheduled(self, name: str, slot: float) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            async with self._semaphore:
+                target = self._targets.get(name)
+                if target is None:
+                    return
+                self.state.lateness.observe(max(0.0, time.time() - slot))
+                self.state.in_flight += 1
+                try:
+                    result = await run_target(target, self.ctx, PROBES[target.kind])
+                finally:
+                    self.state.in_flight -= 1
+            # A reload may have removed or changed the target while it was probed.
+            if self._targets.get(name) is target:
+                self.observe(target, result)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    def observe(self, target: Target, result: ProbeResult) -> None:
+        """Fold a result into state and history; excluded probes count in no SLI."""
+        excluded = self._exclusions.reason(target.channel, target.name,
+                                           result.started_at or time.time())
+        self.state.observe(target.channel, target.name, target.kind, result, excluded)
+        prerender(self.state.targets[target.name])
+        if self.store is not None:
+            self.store.record(target.channel, target.name, result, excluded is not None)
+        if not result.success:
+            log.info("probe_failed", extra={
+                "channel": target.channel, "target": target.name, "reason": result.reason,
+                "detail": result.message, "attempts": result.attempts,
+                **({"excluded": excluded} if excluded else {})})
+
+    async def probe_now(self, name: str) -> ProbeResult | None:
+        """Probe the configured target ``name`` now, outside its schedule; None if unknown.
+
+        The result is not folded into the SLI: an ad-hoc look must not change the record.
+        """
+        target = self._targets.get(name)
+        if target is None:
+            return None
+        return await run_target(target, self.ctx, PROBES[target.kind])
+
+    def target(self, name: str) -> Target | None:
+        """The configured target ``name``, or None."""
+        return self._targets.get(name)
+
+    async def metrics_body(self) -> bytes:
+        """The ``/metrics`` exposition: SLO families (from the store, off the loop), the
+        process families, then the per-target families."""
+        slo = await asyncio.to_thread(generate_latest, self.slo_registry)
+        return (generate_latest(self.registry) + slo
+                + render_targets(self.state.targets.values()).encode())

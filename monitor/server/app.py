@@ -1,0 +1,119 @@
+"""The HTTP face of the monitor: /metrics, /healthz, /readyz, /probe, /-/reload.
+
+``/probe`` runs a *configured* target by name, blackbox_exporter-style; it never probes
+an address given in the request, so the monitor cannot be used as an open proxy.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from aiohttp import web
+
+from monitor.metrics.exposition import CONTENT_TYPE, render_targets
+from monitor.metrics.state import ProbeState
+from monitor.runtime.monitor import Monitor
+
+MONITOR_KEY: web.AppKey[Monitor] = web.AppKey("monitor", Monitor)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Everything the monitor knows, in Prometheus text format."""
+    body = await request.app[MONITOR_KEY].metrics_body()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return web.Response(text="ok\n")
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: configuration loaded and probes scheduled."""
+    if request.app[MONITOR_KEY].started:
+        return web.Response(text="ready\n")
+    return web.Response(status=503, text="not ready: scheduler not started\n")
+
+
+async def probe(request: web.Request) -> web.Response:
+    """Run the configured target ``?target=NAME`` now and answer in exposition format."""
+    mon = request.app[MONITOR_KEY]
+    name = request.query.get("target", "")
+    if not name:
+        return web.Response(status=400, text="missing ?target=NAME (a configured target)\n")
+    target = mon.target(name)
+    if target is None:
+        return web.Response(
+            status=404,
+            text=f"unknown target {name!r}: /probe only runs targets from the configuration\n")
+    result = await mon.probe_now(name)
+    assert result is not None  # the target existed a moment ago; probe_now cannot drop it
+    one = ProbeState()
+    one.observe(target.channel, target.name, target.kind, result)
+    body = render_targets(one.targets.values())
+    if request.query.get("debug") == "true":
+        facts = {
+            "target": target.name, "channel": target.channel, "kind": target.kind,
+            "success": result.success, "reason": result.reason, "degraded": result.degraded,
+            "message": result.message, "duration_seconds": result.duration_seconds,
+            "phases": dict(result.phases), "status_code": result.status_code,
+            "cert_expiry_timestamp": result.cert_expiry_timestamp,
+            "attempts": result.attempts, "details": dict(result.details),
+        }
+        text = ("Probe result:\n" + json.dumps(facts, indent=2)
+                + "\n\nMetrics that would have been returned:\n" + body)
+        return web.Response(text=text)
+    return web.Response(text=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def reload(request: web.Request) -> web.Response:
+    """Re-read the configuration file; a bad file is refused and the old config kept."""
+    problems = request.app[MONITOR_KEY].reload()
+    if problems:
+        return web.Response(status=400, text="reload refused:\n" + "\n".join(problems) + "\n")
+    return web.Response(text="reloaded\n")
+
+
+async def index(request: web.Request) -> web.Response:
+    """A minimal landing page: links, and the state of every target."""
+    mon = request.app[MONITOR_KEY]
+    rows = []
+    for st in mon.state.targets.values():
+        last = st.last
+        state = "pending" if last is None else last.result_label
+        why = "" if last is None or last.success else last.reason
+        rows.append(
+            f"<tr><td>{html.escape(st.channel)}</td><td>{html.escape(st.target)}</td>"
+            f"<td class={state}>{state}</td><td>{html.escape(why)}</td></tr>")
+    page = (
+        "<!doctype html><meta charset=utf-8><title>omniwatch</title>"
+        "<style>body{font-family:sans-serif}td,th{padding:2px 8px}.success{color:green}"
+        ".failure{color:#b00}.degraded{color:#b60}</style>"
+        "<h1>omniwatch</h1><p><a href=/metrics>metrics</a> · <a href=/healthz>healthz</a>"
+        " · <a href=/readyz>readyz</a></p><table><tr><th>channel<th>target<th>last<th>reason"
+        + "".join(rows) + "</table>")
+    return web.Response(text=page, content_type="text/html")
+
+
+def build_app(monitor: Monitor) -> web.Application:
+    """The aiohttp application serving ``monitor``."""
+    app = web.Application()
+    app[MONITOR_KEY] = monitor
+    app.router.add_get("/", index)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/probe", probe)
+    app.router.add_post("/-/reload", reload)
+    return app
+
+
+async def start_server(monitor: Monitor, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve ``monitor`` on ``host:port`` (0 picks a free port); returns the bound port."""
+    runner = web.AppRunner(build_app(monitor), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    bound = int(runner.addresses[0][1]) if runner.addresses else port
+    return runner, bound
