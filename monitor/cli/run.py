@@ -40,7 +40,7 @@ async def serve(config: Config, config_path: str | None, host: str, port: int) -
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, monitor.reload)
+    loop.add_signal_handler(signal.SIGHUP, monitor.request_reload)
     try:
         await stop.wait()
     finally:

@@ -60,6 +60,9 @@ class ReloadStatus:
 
     success: bool = True
     last_success_timestamp: float = 0.0
+    requests: int = 0  # SIGHUPs and POST /-/reload received
+    applied: int = 0  # reloads that read the file and switched to it
+    refused: int = 0  # reloads that read the file and kept the old config
 
 
 class ProcessInfoCollector(Collector):
@@ -85,6 +88,17 @@ class ProcessInfoCollector(Collector):
             "omniwatch_config_last_reload_success_timestamp_seconds",
             "When a configuration was last loaded successfully.",
             value=self._reload.last_success_timestamp)
+        yield CounterMetricFamily(
+            "omniwatch_config_reload_requests",
+            "Reloads asked for (SIGHUP, POST /-/reload); a burst is coalesced into fewer "
+            "reloads.", value=self._reload.requests)
+        reloads = CounterMetricFamily(
+            "omniwatch_config_reloads",
+            "Configuration reloads run (the file read, validated and applied or refused).",
+            labels=("result",))
+        reloads.add_metric(["applied"], self._reload.applied)
+        reloads.add_metric(["refused"], self._reload.refused)
+        yield reloads
         per_channel = GaugeMetricFamily(
             "omniwatch_targets", "Configured targets per channel.", labels=("channel",))
         for channel, n in sorted(self._targets_per_channel().items()):

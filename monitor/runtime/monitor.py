@@ -15,7 +15,7 @@ from collections import Counter
 from prometheus_client import generate_latest
 
 from monitor import __version__
-from monitor.config import ConfigError, load_config
+from monitor.config import ConfigError
 from monitor.config.model import Config, Target
 from monitor.consistency.jobs import ConsistencyState, schedule_loop
 from monitor.metrics.collectors import (
@@ -30,6 +30,7 @@ from monitor.metrics.consistency import ConsistencyCollector
 from monitor.metrics.exposition import prerender, render_targets
 from monitor.metrics.slo import SloCollector
 from monitor.metrics.state import ProbeState
+from monitor.runtime.reload import Coalescer, PreparedReload, prepare, prepare_config
 from monitor.runtime.scheduler import ProbeScheduler
 from monitor.slo.bindings import exclusions, slo_bindings
 from monitor.store import ProbeStore
@@ -74,6 +75,7 @@ class Monitor:
         self._targets = {t.name: t for t in config.targets}
         self._semaphore = asyncio.Semaphore(config.scheduler.max_concurrency)
         self._scheduler = ProbeScheduler(self._run_scheduled, on_skipped=self._skipped)
+        self._reloads: Coalescer[list[str]] = Coalescer(self._reload_once)
         self._tasks: set[asyncio.Task[None]] = set()
         self._flusher: asyncio.Task[None] | None = None
         self._consistency_task: asyncio.Task[None] | None = None
@@ -109,6 +111,7 @@ class Monitor:
 
     async def stop(self) -> None:
         """Stop scheduling, cancel probes in flight, write what is buffered."""
+        await self._reloads.close()
         self._scheduler.shutdown()
         if self._consistency_task is not None:
             # A check running in a worker thread finishes there; its result is dropped.
@@ -156,44 +159,70 @@ class Monitor:
         return True
 
     def apply(self, config: Config) -> None:
-        """Switch to ``config``: jobs are added, removed or re-timed; state is kept."""
+        """Switch to ``config`` now (blocking, on the loop): see :meth:`apply_prepared`."""
+        self.apply_prepared(prepare_config(config, self._targets))
+
+    def apply_prepared(self, new: PreparedReload) -> None:
+        """Switch to a configuration built off the loop, touching only what changed:
+        unchanged targets keep their jobs, phase and state; changed ones keep their state
+        (unless their channel or kind changed) and move their job only for a new interval.
+        """
+        config, diff = new.config, new.diff
         if config.store != self.config.store:
             log.warning("store_change_needs_restart", extra={"config": config.source})
         consistency_changed = config.consistency != self.config.consistency
         self.config = config
-        self._targets = {t.name: t for t in config.targets}
-        self._exclusions = exclusions(config)
+        self._targets = dict(new.targets)
+        self._exclusions = new.exclusions
         if self._slo_collector is not None:
-            self._slo_collector.bindings = slo_bindings(config)
-        self.state.retain(set(self._targets))
-        for t in config.targets:
+            self._slo_collector.bindings = new.bindings
+        for name in diff.removed:
+            self.state.targets.pop(name, None)
+        for t in (*diff.added, *diff.changed):
             self.state.ensure(t.channel, t.name, t.kind)
         if self.started:
-            self._scheduler.sync(config.targets)
+            self._scheduler.update(added=diff.added, removed=diff.removed,
+                                   retimed=diff.retimed)
             if consistency_changed:
                 self.consistency.latest.clear()
                 self._start_consistency()
 
-    def reload(self) -> list[str]:
+    async def reload(self) -> list[str]:
         """Re-read the configuration file; on error keep the old config and say why.
 
-        Returns the problems found (empty on success).
+        Returns the problems found (empty on success).  The file is read, validated and
+        compared in a worker thread; requests made while a reload runs are served by
+        one more reload after it (see :class:`~monitor.runtime.reload.Coalescer`).
         """
+        self.reload_status.requests += 1
+        return await self._reloads.request()
+
+    def request_reload(self) -> None:
+        """Ask for a reload without waiting for it (the SIGHUP handler)."""
+        self.reload_status.requests += 1
+        self._reloads.request()
+
+    async def _reload_once(self) -> list[str]:
         if self.config_path is None:
             return ["no configuration file to reload (running on embedded defaults)"]
         try:
-            config = load_config(self.config_path)
+            prepared = await asyncio.to_thread(prepare, self.config_path, self._targets)
         except ConfigError as exc:
             self.reload_status.success = False
+            self.reload_status.refused += 1
             problems = [str(p) for p in exc.problems]
             log.error("config_reload_refused", extra={
                 "config": self.config_path, "problems": problems})
             return problems
-        self.apply(config)
+        self.apply_prepared(prepared)
         self.reload_status.success = True
+        self.reload_status.applied += 1
         self.reload_status.last_success_timestamp = time.time()
-        log.info("config_reloaded", extra={"config": self.config_path,
-                                           "targets": len(self._targets)})
+        d = prepared.diff
+        log.info("config_reloaded", extra={
+            "config": self.config_path, "targets": len(self._targets),
+            "added": len(d.added), "removed": len(d.removed), "changed": len(d.changed),
+            "requests": self.reload_status.requests, "reloads": self._reloads.runs})
         return []
 
     async def _run_scheduled(self, name: str, slot: float) -> None:

@@ -69,7 +69,7 @@ async def probe(request: web.Request) -> web.Response:
 
 async def reload(request: web.Request) -> web.Response:
     """Re-read the configuration file; a bad file is refused and the old config kept."""
-    problems = request.app[MONITOR_KEY].reload()
+    problems = await request.app[MONITOR_KEY].reload()
     if problems:
         return web.Response(status=400, text="reload refused:\n" + "\n".join(problems) + "\n")
     return web.Response(text="reloaded\n")
