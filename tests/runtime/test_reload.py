@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 
 import pytest
 
@@ -59,7 +58,9 @@ def test_diff_sees_a_changed_address_and_a_moved_channel() -> None:
         "  web:\n    targets:\n      - {name: c, probe: tcp, host: 127.0.0.1, port: 3}\n")
     diff = diff_targets(old, _targets(text))
     assert sorted(t.name for t in diff.changed) == ["c", "d"]
-    assert diff.added == () and diff.removed == () and diff.retimed == ()
+    assert diff.added == ()
+    assert diff.removed == ()
+    assert diff.retimed == ()
 
 
 @pytest.mark.parametrize(("earliest", "anchor", "interval", "expected"), [
@@ -80,10 +81,10 @@ def test_a_retimed_target_waits_one_new_interval_after_its_last_run() -> None:
 
 
 async def test_the_scheduler_retimes_without_an_early_run() -> None:
-    fired: list[float] = []
+    fired = asyncio.Event()
 
     async def run(name: str, slot: float) -> None:
-        fired.append(time.time())
+        fired.set()
 
     sched = ProbeScheduler(run)
     old = _targets("defaults: {interval: 1s, timeout: 1s}\nchannels: {app: {targets: "
@@ -91,8 +92,7 @@ async def test_the_scheduler_retimes_without_an_early_run() -> None:
     sched.update(added=[old])
     sched.start()
     try:
-        while not fired:
-            await asyncio.sleep(0.05)
+        await fired.wait()
         last = sched.last_fired("a")
         assert last is not None
         new = dataclasses.replace(old, interval_seconds=7.0)
@@ -133,7 +133,8 @@ async def test_requests_during_a_run_get_exactly_one_more_run() -> None:
     gate.set()
     assert await late == 3
     await asyncio.sleep(0)
-    assert co.runs == 3 and co.requests == 52
+    assert co.runs == 3
+    assert co.requests == 52
     assert not co.busy
 
 
