@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from monitor.consistency.cancel import CancelScope
 from monitor.consistency.checksum import checksum_pair
 from monitor.consistency.compare import ComparePlan, Head, SortedGroups, compare_streams
 from monitor.consistency.errors import SourceError
@@ -139,14 +140,17 @@ def _sample(plan: ComparePlan, config: ConsistencyConfig, ref: RecordSource,
 def run_check(config: ConsistencyConfig, *, mode: str | None = None,
               channels: Sequence[str] | None = None, now: datetime | None = None,
               since: datetime | None = None, seed: int | None = None,
-              sources: Mapping[str, RecordSource] | None = None) -> list[ConsistencyReport]:
+              sources: Mapping[str, RecordSource] | None = None,
+              cancel: CancelScope | None = None) -> list[ConsistencyReport]:
     """Check ``channels`` (default: all) against the reference; one report per channel.
 
     ``mode`` is ``full``, ``checksum`` or ``sample`` (default: ``config.mode``).  With
     ``since`` (an ``updated_at`` watermark) only keys changed since then on either side
     are compared, and each report's ``next_watermark`` is where the next run should
     start.  ``now`` anchors the grace window.  ``sources`` replaces the configured
-    adapters by name (custom sources).  Raises ``ValueError`` only for bad arguments.
+    adapters by name (custom sources).  ``cancel`` lets another thread end the check
+    (its database connections closed, its statements ended; the reports it then returns
+    say ``cancelled`` and should be dropped).  Raises ``ValueError`` only for bad arguments.
     """
     mode = mode or config.mode
     if mode not in MODES:
@@ -158,7 +162,8 @@ def run_check(config: ConsistencyConfig, *, mode: str | None = None,
     now = now or datetime.now(UTC)
     started_at, t0 = now, time.monotonic()
     given = dict(sources or {})
-    opened = {s.name: given.get(s.name) or open_source(config, s) for s in config.sources
+    opened = {s.name: given.get(s.name) or open_source(config, s, cancel)
+              for s in config.sources
               if s.name == config.reference or s.name in names}
     ref = opened[config.reference]
     chans = {c: opened[c] for c in names}

@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 from monitor import __version__
 from monitor.config import ConfigError
 from monitor.config.model import Config, Target
-from monitor.consistency.jobs import ConsistencyState, schedule_loop
+from monitor.consistency.jobs import ConsistencyRunner, ConsistencyState
 from monitor.metrics.collectors import (
     ProcessInfoCollector,
     ReloadStatus,
@@ -78,7 +78,7 @@ class Monitor:
         self._reloads: Coalescer[list[str]] = Coalescer(self._reload_once)
         self._tasks: set[asyncio.Task[None]] = set()
         self._flusher: asyncio.Task[None] | None = None
-        self._consistency_task: asyncio.Task[None] | None = None
+        self._checks = ConsistencyRunner(self.consistency, store)
         self.started = False
 
     def _targets_per_channel(self) -> dict[str, int]:
@@ -102,22 +102,16 @@ class Monitor:
                                            "config": self.config.source})
 
     def _start_consistency(self) -> None:
-        if self._consistency_task is not None:
-            self._consistency_task.cancel()
-            self._consistency_task = None
-        if self.config.consistency is not None:
-            self._consistency_task = asyncio.create_task(schedule_loop(
-                self.config.consistency, self.consistency, self.store))
+        # The check in progress is cancelled (its statements ended) and the new schedule's
+        # first check waits for it: two checks of one channel never overlap.
+        self._checks.replace(self.config.consistency)
 
     async def stop(self) -> None:
         """Stop scheduling, cancel probes in flight, write what is buffered."""
         await self._reloads.close()
         self._scheduler.shutdown()
-        if self._consistency_task is not None:
-            # A check running in a worker thread finishes there; its result is dropped.
-            self._consistency_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._consistency_task
+        # A check in progress is cancelled: its connections closed, its statements ended.
+        await self._checks.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

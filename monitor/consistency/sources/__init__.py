@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeGuard
 
+from monitor.consistency.cancel import CancelScope
 from monitor.consistency.model import ConsistencyConfig, SourceConfig
 from monitor.consistency.sources.base import Layout, RecordSource, SegmentSource
 from monitor.consistency.sources.files import CsvSource, JsonLinesSource
 from monitor.consistency.sources.http import HttpSource
+from monitor.consistency.sources.sql import SqlSource
 from monitor.consistency.sources.sqlite import SqliteSource
 
 SourceFactory = Callable[[SourceConfig, Layout], RecordSource]
@@ -41,9 +43,16 @@ SOURCE_KINDS: dict[str, SourceFactory] = {
 }
 
 
-def open_source(config: ConsistencyConfig, source: SourceConfig) -> RecordSource:
-    """The adapter for ``source``; nothing is connected until records are read."""
-    return SOURCE_KINDS[source.kind](source, Layout.of(config, source))
+def open_source(config: ConsistencyConfig, source: SourceConfig,
+                cancel: CancelScope | None = None) -> RecordSource:
+    """The adapter for ``source``; nothing is connected until records are read.
+
+    With ``cancel``, the database sources end their connections when it is cancelled.
+    """
+    adapter = SOURCE_KINDS[source.kind](source, Layout.of(config, source))
+    if cancel is not None and isinstance(adapter, SqlSource):
+        adapter.cancel = cancel
+    return adapter
 
 
 def supports_checksum(source: RecordSource) -> TypeGuard[SegmentSource]:

@@ -67,7 +67,9 @@ class MySqlSource(SqlSource):
             )
         except pymysql.Error as exc:
             raise SourceError(self.name, "connect", _message(exc)) from None
+        release = _not_watched
         try:
+            release = self._watch(lambda: kill_connection(self.config.dsn or "", conn))
             # No ``with``: closing an unbuffered cursor drains every unread row, which
             # would read a whole table after an early stop. Closing the connection doesn't.
             cur = conn.cursor()
@@ -91,6 +93,7 @@ class MySqlSource(SqlSource):
         except pymysql.Error as exc:
             raise SourceError(self.name, "query", _message(exc)) from None
         finally:
+            release()
             with contextlib.suppress(pymysql.Error):  # already gone: the error says why
                 conn.close()
 
@@ -100,3 +103,19 @@ def _message(exc: BaseException) -> str:
     # value: 'abc'": none of them may reach a log line or Slack.
     text = f"({exc.args[0]}) {exc.args[1]}" if len(exc.args) >= 2 else str(exc)
     return _QUOTED.sub("'…'", text) or type(exc).__name__
+
+
+def _not_watched() -> None:
+    return None
+
+
+def kill_connection(dsn: str, conn: pymysql.Connection[Any]) -> None:
+    """End ``conn`` from another thread (a cancelled check): ``KILL`` its server thread
+    from a second connection, which stops the statement running now and closes the
+    session, so no later statement of the check can run on it either."""
+    admin = pymysql.connect(**connect_args(dsn), connect_timeout=5, autocommit=True)
+    try:
+        with admin.cursor() as cur:
+            cur.execute("KILL %s", (int(conn.thread_id()),))
+    finally:
+        admin.close()

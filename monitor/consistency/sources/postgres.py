@@ -48,7 +48,9 @@ class PostgresSource(SqlSource):
             raise SourceError(self.name, "connect", _first_line(exc)) from None
         rows: Iterator[Row] | None = None
         finished = False
+        release = _not_watched
         try:
+            release = self._watch(lambda: end_backend(self.config.dsn or "", conn))
             # One read-only transaction, never committed: closing the connection ends it.
             conn.read_only = True
             conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
@@ -74,6 +76,7 @@ class PostgresSource(SqlSource):
         except psycopg.Error as exc:
             raise SourceError(self.name, "query", _first_line(exc)) from None
         finally:
+            release()
             if rows is not None and not finished:
                 # Stopped early (or failed): cancel the query, or closing the stream would
                 # first read every remaining row.
@@ -93,3 +96,24 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return _QUOTED.sub(lambda m: m.group(0)[0] * 2, line)
+
+
+def _not_watched() -> None:
+    return None
+
+
+def end_backend(dsn: str, conn: psycopg.Connection[Row]) -> None:
+    """End ``conn``'s server backend from another thread (a cancelled check).
+
+    ``pg_terminate_backend`` from a second connection ends the statement running now *and*
+    any about to start, and closes the session; an in-band cancel request would miss a
+    statement that has not reached the server yet.  If no second connection can be
+    opened, the in-band cancel is the fallback.
+    """
+    pid = conn.info.backend_pid
+    try:
+        with psycopg.connect(dsn, connect_timeout=5, autocommit=True,
+                             application_name="omniwatch-cancel") as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    except psycopg.Error:
+        conn.cancel_safe(timeout=5)

@@ -17,10 +17,11 @@ subquery, used as given; values always travel as driver parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from monitor.consistency.cancel import CancelScope, watch
 from monitor.consistency.model import Key, SourceConfig, SourceRecord, Unreadable
 from monitor.consistency.sources import ranges
 from monitor.consistency.sources.base import Layout
@@ -41,6 +42,8 @@ class SqlSource:
     """
 
     dialect: Dialect = Dialect()
+    # Set by ``open_source`` when the check can be cancelled (the scheduled ones).
+    cancel: CancelScope | None = None
 
     def __init__(self, config: SourceConfig, layout: Layout) -> None:
         self.name = config.name
@@ -62,8 +65,23 @@ class SqlSource:
     def _batches(self, sql: str, params: Sequence[object]) -> Iterator[Sequence[Row]]:
         raise NotImplementedError
 
-    def _rows(self, sql: str, params: Sequence[object]) -> Iterator[Row]:
+    def _watch(self, stop: Callable[[], None]) -> Callable[[], None]:
+        """Let a cancellation of the check call ``stop`` (which ends this source's open
+        connection from another thread) until the returned release is called; raises a
+        ``cancelled`` SourceError if the check is cancelled already."""
+        return watch(self.cancel, self.name, stop)
+
+    def _live_batches(self, sql: str, params: Sequence[object]) -> Iterator[Sequence[Row]]:
+        # A cancelled check starts no statement and reads no further batch.
+        if self.cancel is not None:
+            self.cancel.check(self.name)
         for batch in self._batches(sql, params):
+            if self.cancel is not None:
+                self.cancel.check(self.name)
+            yield batch
+
+    def _rows(self, sql: str, params: Sequence[object]) -> Iterator[Row]:
+        for batch in self._live_batches(sql, params):
             yield from batch
 
     # -- SQL -----------------------------------------------------------------------
@@ -108,7 +126,7 @@ class SqlSource:
         broken = (_CONTROL,) * nv
         new, cls, sep, null = tuple.__new__, SourceRecord, SEPARATOR, NULL_MARK
         u = nk + 1 if self._updated is not None else None
-        for batch in self._batches(sql, params):
+        for batch in self._live_batches(sql, params):
             for row in batch:
                 text: str = row[nk]
                 values: tuple[str | None, ...] = tuple(text.split(sep))
@@ -210,7 +228,7 @@ class SqlSource:
         sql = (f"SELECT {', '.join(d.text(k) for k in self._keys)}, {self._row_hash()} "
                f"FROM {self._relation} WHERE {where}{self._order_by()}")
         nk = len(self._keys)
-        for batch in self._batches(sql, [int(s) for s in segments]):
+        for batch in self._live_batches(sql, [int(s) for s in segments]):
             for row in batch:
                 yield row[:nk], int(row[nk])
 

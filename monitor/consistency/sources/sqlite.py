@@ -49,7 +49,9 @@ class SqliteSource(SqlSource):
         except sqlite3.Error as exc:
             raise SourceError(self.name, "connect", str(exc)) from None
         deadline = time.monotonic() + self.config.timeout_seconds
-        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10000)
+        scope = self.cancel  # a cancelled check interrupts its statement the same way
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline or (
+            scope is not None and scope.cancelled)), 10000)
         conn.text_factory = _decode
         salt = self.layout.salt
         if salt is not None:
