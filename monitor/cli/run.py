@@ -19,19 +19,38 @@ from monitor.config import ConfigError, load_config
 from monitor.config.model import Config
 from monitor.runtime.monitor import Monitor
 from monitor.server import start_server
-from monitor.store import StoreUnavailable, open_store
+from monitor.store import ProbeStore, StoreUnavailable, open_store
 
 log = logging.getLogger("omniwatch.cli")
 
 
+def _open_store(config: Config) -> ProbeStore:
+    """The history store; if its database is down, one that connects when it is back.
+
+    Probing must not wait for the history: results are buffered meanwhile (as the
+    README promises) and ``omniwatch_store_last_flush_success`` is 0 until they land.
+    """
+    try:
+        return open_store(config.store)
+    except StoreUnavailable as exc:
+        log.error("store_unavailable", extra={"error": str(exc), "action": "retrying"})
+        return open_store(config.store, lazy=True)
+
+
+def _close_store(store: ProbeStore) -> None:
+    unwritten = store.close()
+    if unwritten:
+        log.error("store_unwritten_at_exit", extra={"probes": unwritten})
+
+
 async def serve(config: Config, config_path: str | None, host: str, port: int) -> int:
     """Run a monitor and its server until SIGTERM or SIGINT."""
-    store = open_store(config.store)
+    store = await asyncio.to_thread(_open_store, config)
     monitor = Monitor(config, config_path=config_path, store=store)
     try:
         runner, bound = await start_server(monitor, host, port)
     except OSError as exc:
-        store.close()
+        _close_store(store)
         log.error("listen_failed", extra={"address": f"{host}:{port}", "error": exc.strerror})
         return EXIT_FAILED
     monitor.start()
@@ -47,7 +66,7 @@ async def serve(config: Config, config_path: str | None, host: str, port: int) -
         log.info("shutting_down")
         await monitor.stop()
         await runner.cleanup()
-        store.close()
+        await asyncio.to_thread(_close_store, store)
     return EXIT_OK
 
 

@@ -314,12 +314,13 @@ class Builder:
     def store(self, raw: Mapping[str, Any]) -> StoreConfig:
         flush = self.duration(raw.get("flush_interval"), ("store", "flush_interval"),
                               StoreConfig().flush_interval_seconds)
+        cap = int(raw.get("max_pending", StoreConfig().max_pending))
         if "postgres" in raw:
             return StoreConfig(sqlite_path=None, postgres_dsn=raw["postgres"],
-                               flush_interval_seconds=flush)
+                               flush_interval_seconds=flush, max_pending=cap)
         sqlite = raw.get("sqlite", "omniwatch.db")
         path = sqlite if sqlite == ":memory:" else str(self.base_dir / sqlite)
-        return StoreConfig(sqlite_path=path, flush_interval_seconds=flush)
+        return StoreConfig(sqlite_path=path, flush_interval_seconds=flush, max_pending=cap)
 
     def server(self, raw: Mapping[str, Any]) -> ServerConfig:
         if "listen" not in raw:

@@ -162,6 +162,9 @@ class StoreConfig:
     sqlite_path: str | None = "omniwatch.db"
     postgres_dsn: str | None = None
     flush_interval_seconds: float = 10.0
+    # Buckets buffered while the database is down (about 300 bytes each): at 10,000
+    # targets, ten minutes at full resolution, then about nine hours as hour buckets.
+    max_pending: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,10 @@ are rendered by :mod:`monitor.metrics.exposition` for speed; :meth:`Monitor.metr
 from __future__ import annotations
 
 import platform
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -113,13 +115,29 @@ class StoreHealth:
     last_flush_success: bool = True
     last_flush_timestamp: float = 0.0
     last_flush_seconds: float = 0.0
+    # The class of the last failed write (see monitor.store.StoreDown), None once one works.
+    error: str | None = None
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+class BufferStats(Protocol):
+    """What the store says about results waiting in memory (a ``ProbeStore``)."""
+
+    def buffered(self) -> tuple[int, int]: ...
+
+    @property
+    def aggregated_buckets(self) -> int: ...
+
+    @property
+    def dropped_probes(self) -> int: ...
 
 
 class StoreCollector(Collector):
     """Whether history is being written: a database outage must be visible, not silent."""
 
-    def __init__(self, health: StoreHealth) -> None:
+    def __init__(self, health: StoreHealth, buffer: BufferStats | None = None) -> None:
         self._health = health
+        self._buffer = buffer
 
     def collect(self) -> Iterator[Metric]:
         h = self._health
@@ -133,6 +151,39 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             "omniwatch_store_last_flush_duration_seconds",
             "How long the last successful write took.", value=h.last_flush_seconds)
+        error = GaugeMetricFamily(
+            "omniwatch_store_last_flush_error",
+            "1 with the class of the error while writes fail (connection, read_only, "
+            "disk_full, io_error, locked, cannot_open, database); absent while they work.",
+            labels=("error",))
+        if not h.last_flush_success and h.error is not None:
+            error.add_metric([h.error], 1.0)
+        yield error
+        failures = CounterMetricFamily(
+            "omniwatch_store_flush_failures",
+            "Failed writes of buffered probe results, by error class.", labels=("error",))
+        for cls, n in sorted(h.failures.items()):
+            failures.add_metric([cls], n)
+        yield failures
+        if self._buffer is None:
+            return
+        buckets, probes = self._buffer.buffered()
+        yield GaugeMetricFamily(
+            "omniwatch_store_pending_buckets",
+            "Buckets of probe results waiting in memory to be written (bounded by "
+            "store.max_pending).", value=buckets)
+        yield GaugeMetricFamily(
+            "omniwatch_store_pending_probes",
+            "Probe results waiting in memory to be written.", value=probes)
+        yield CounterMetricFamily(
+            "omniwatch_store_aggregated_buckets",
+            "Minute buckets folded into hour buckets to keep the buffer under "
+            "store.max_pending (their minute resolution is lost, their counts are not).",
+            value=self._buffer.aggregated_buckets)
+        yield CounterMetricFamily(
+            "omniwatch_store_dropped_probes",
+            "Probe results never written because the buffer was full even as hour buckets.",
+            value=self._buffer.dropped_probes)
 
 
 def build_registry(*collectors: Collector) -> CollectorRegistry:

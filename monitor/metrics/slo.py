@@ -1,5 +1,9 @@
 """The SLO families (``omniwatch_sli_ratio``, budgets, burn rates, status), computed at
-scrape time from the history store's flushed buckets."""
+scrape time from the history store's flushed buckets.
+
+While the store cannot be read the SLO families are left out (a wrong number would be
+worse than none) and ``omniwatch_slo_data_stale`` is 1; it is 1 too while writes fail,
+because the families then miss the probes still buffered in memory."""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from monitor.metrics.collectors import StoreHealth
 from monitor.slo.bindings import SloBinding, evaluate_all
 from monitor.slo.budget import ALERT_STATE_VALUES
+from monitor.store.connection import StoreDown
 
 if TYPE_CHECKING:
     from monitor.store import ProbeStore
@@ -26,10 +32,18 @@ class SloCollector(Collector):
     """SLO families computed at scrape time from the store (flushed data only)."""
 
     def __init__(self, store: ProbeStore, bindings: Sequence[SloBinding],
-                 clock: object) -> None:
+                 clock: object, health: StoreHealth | None = None) -> None:
         self._store = store
         self.bindings = tuple(bindings)
         self._clock = clock
+        self._health = health
+
+    def _stale(self, value: bool) -> Metric:
+        return GaugeMetricFamily(
+            "omniwatch_slo_data_stale",
+            "1 when the SLO families are absent (the history store cannot be read) or "
+            "lag behind (its writes fail, results wait in memory); 0 when current.",
+            value=1.0 if value else 0.0)
 
     def collect(self) -> Iterator[Metric]:
         objective = GaugeMetricFamily("omniwatch_slo_objective_ratio",
@@ -55,7 +69,14 @@ class SloCollector(Collector):
                                    "Burn-rate alert state: 0 ok, 1 ticket, 2 page.",
                                    labels=("slo",))
         now = self._clock()  # type: ignore[operator]
-        for st in evaluate_all(self._store, self.bindings, now):
+        try:
+            statuses = evaluate_all(self._store, self.bindings, now)
+        except StoreDown:
+            # The store records why (omniwatch_store_*); the scrape must still answer.
+            yield self._stale(True)
+            return
+        yield self._stale(self._health is not None and not self._health.last_flush_success)
+        for st in statuses:
             parts = [(st.spec.name, st.availability)]
             if st.latency is not None:
                 parts.append((f"{st.spec.name}-latency", st.latency))

@@ -33,7 +33,7 @@ from monitor.metrics.state import ProbeState
 from monitor.runtime.reload import Coalescer, PreparedReload, prepare, prepare_config
 from monitor.runtime.scheduler import ProbeScheduler
 from monitor.slo.bindings import exclusions, slo_bindings
-from monitor.store import ProbeStore
+from monitor.store import ProbeStore, StoreDown
 from probes import PROBES
 from probes.context import ProbeContext
 from probes.result import ProbeResult
@@ -63,12 +63,12 @@ class Monitor:
         self.registry = build_registry(
             ProcessInfoCollector(__version__, self.reload_status, self._targets_per_channel),
             SchedulerCollector(self.state),
-            StoreCollector(self.store_health),
+            StoreCollector(self.store_health, store),
             ConsistencyCollector(self.consistency),
         )
         self._exclusions = exclusions(config)
         self._slo_collector = None if store is None else SloCollector(
-            store, slo_bindings(config), time.time)
+            store, slo_bindings(config), time.time, self.store_health)
         # SLO families read the database: rendered in a worker thread, never on the loop.
         self.slo_registry = build_registry() if self._slo_collector is None else build_registry(
             self._slo_collector)
@@ -136,20 +136,33 @@ class Monitor:
         """Write buffered results now (in a worker thread); False if the database failed.
 
         A failed flush keeps its batch for the next one: a database outage delays the
-        history, it does not drop it.
+        history, it does not drop it (the store bounds the buffer, see store.max_pending).
+        The store reconnects by itself, with backoff, when the database is back.
         """
         if self.store is None:
             return True
+        health = self.store_health
         started = time.perf_counter()
         try:
             await asyncio.to_thread(self.store.flush)
         except Exception as exc:
-            self.store_health.last_flush_success = False
-            log.error("store_flush_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            error = exc.error if isinstance(exc, StoreDown) else "internal"
+            health.last_flush_success = False
+            health.error = error
+            health.failures[error] += 1
+            buckets, probes = self.store.buffered()
+            log.error("store_flush_failed", extra={
+                "error": error, "detail": str(exc), "pending_probes": probes,
+                "pending_buckets": buckets})
             return False
-        self.store_health.last_flush_success = True
-        self.store_health.last_flush_timestamp = time.time()
-        self.store_health.last_flush_seconds = time.perf_counter() - started
+        if not health.last_flush_success:
+            log.info("store_flush_recovered", extra={
+                "last_success": health.last_flush_timestamp or None,
+                "dropped_probes": self.store.dropped_probes})
+        health.last_flush_success = True
+        health.error = None
+        health.last_flush_timestamp = time.time()
+        health.last_flush_seconds = time.perf_counter() - started
         return True
 
     def apply(self, config: Config) -> None:

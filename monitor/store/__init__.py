@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from monitor.config.model import StoreConfig
 from monitor.slo.budget import Counts
 from monitor.store.buckets import BucketTotals, Incident
+from monitor.store.connection import StoreDown
 from monitor.store.sql import Kind, Resolution, SqlProbeStore
 from probes.result import ProbeResult
 
@@ -57,8 +58,21 @@ class ProbeStore(Protocol):
     def prune(self, now: float) -> None:
         """Apply retention."""
 
-    def close(self) -> None:
-        """Flush and release the database."""
+    def close(self) -> int:
+        """Flush what it can and release the database; never raises.
+
+        Returns the probe results it could not write."""
+
+    def buffered(self) -> tuple[int, int]:
+        """``(buckets, probe results)`` waiting in memory to be written."""
+
+    @property
+    def aggregated_buckets(self) -> int:
+        """Minute buckets folded into hour buckets to keep the buffer under its cap."""
+
+    @property
+    def dropped_probes(self) -> int:
+        """Probe results thrown away because even hour buckets did not fit the cap."""
 
 
 class StoreUnavailable(Exception):
@@ -68,8 +82,10 @@ class StoreUnavailable(Exception):
 def open_store(config: StoreConfig, **options: Any) -> SqlProbeStore:
     """The store ``config`` names: PostgreSQL when a DSN is given, else the SQLite file.
 
-    Raises :class:`StoreUnavailable` when the database cannot be reached or migrated.
+    Raises :class:`StoreUnavailable` when the database cannot be reached or migrated;
+    with ``lazy=True`` nothing is opened yet, so this cannot happen (see ``SqlProbeStore``).
     """
+    options.setdefault("max_pending", config.max_pending)
     if config.postgres_dsn:
         import psycopg
 
@@ -92,5 +108,5 @@ def open_store(config: StoreConfig, **options: Any) -> SqlProbeStore:
         raise StoreUnavailable(f"cannot open the SQLite history store {path}: {exc}") from None
 
 
-__all__ = ["BucketTotals", "Incident", "Kind", "ProbeStore", "Resolution", "StoreUnavailable",
-           "open_store"]
+__all__ = ["BucketTotals", "Incident", "Kind", "ProbeStore", "Resolution", "StoreDown",
+           "StoreUnavailable", "open_store"]

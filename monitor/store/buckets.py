@@ -133,23 +133,44 @@ class Incident:
         return (self.end if self.end is not None else until) - self.start
 
 
-BucketKey = tuple[str, str, int]  # (channel, target, minute start)
+BucketKey = tuple[str, str, int]  # (channel, target, minute or hour start)
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """What :meth:`Batch.compact` did to stay under its cap."""
+
+    aggregated_buckets: int = 0  # minute buckets folded into hour buckets
+    dropped_buckets: int = 0  # hour buckets thrown away (the oldest), as a last resort
+    dropped_probes: int = 0  # probe results in the dropped buckets
 
 
 class Batch:
     """Writes accumulated since the last flush: minute tallies and incident changes.
 
+    ``hours`` holds tallies that :meth:`compact` folded out of ``minutes`` to bound the
+    batch during a long store outage: they are written to the hour tables only, so
+    the SLO windows longer than a day and the monthly report keep every probe, while
+    the minute resolution of the oldest hours is given up.
+
     Not thread-safe by itself; the store guards it with a lock and swaps it whole.
     """
 
-    __slots__ = ("incidents", "minutes")
+    __slots__ = ("hours", "incidents", "minutes", "probes")
 
     def __init__(self) -> None:
         self.minutes: dict[BucketKey, Tally] = {}
+        self.hours: dict[BucketKey, Tally] = {}
         self.incidents: dict[tuple[str, float], Incident] = {}
+        self.probes = 0  # probe results held (counted and excluded)
 
     def __len__(self) -> int:
-        return len(self.minutes) + len(self.incidents)
+        return len(self.minutes) + len(self.hours) + len(self.incidents)
+
+    @property
+    def buckets(self) -> int:
+        """Minute plus hour buckets: what :meth:`compact` bounds."""
+        return len(self.minutes) + len(self.hours)
 
     def add(self, channel: str, target: str, t: float, result: ProbeResult, excluded: bool) -> None:
         key = (channel, target, int(t // MINUTE) * MINUTE)
@@ -157,6 +178,57 @@ class Batch:
         if tally is None:
             tally = self.minutes[key] = Tally()
         tally.add(result, excluded)
+        self.probes += 1
+
+    def merge(self, other: Batch) -> None:
+        """Add ``other`` into this batch (a failed flush's batch, put back)."""
+        for mine, theirs in ((self.minutes, other.minutes), (self.hours, other.hours)):
+            for key, tally in theirs.items():
+                acc = mine.get(key)
+                if acc is None:
+                    mine[key] = tally
+                else:
+                    acc.merge(tally)
+        for ikey, incident in other.incidents.items():
+            self.incidents.setdefault(ikey, incident)
+        self.probes += other.probes
+
+    def compact(self, cap: int) -> Compaction:
+        """Bring :attr:`buckets` down to 90% of ``cap`` when it is above ``cap``.
+
+        First the minute buckets of the oldest hour (all targets at once) are folded
+        into hour buckets, hour after hour; only when nothing is left to fold are the
+        oldest hour buckets dropped.  Going down to 90% makes the work amortised: a
+        batch at its cap does not compact again on every probe.
+        """
+        if self.buckets <= cap:
+            return Compaction()
+        low = cap * 9 // 10
+        aggregated = dropped = dropped_probes = 0
+        if self.minutes:
+            by_hour: dict[int, list[BucketKey]] = {}
+            for key in self.minutes:
+                by_hour.setdefault(key[2] // HOUR * HOUR, []).append(key)
+            for hour in sorted(by_hour):
+                if self.buckets <= low:
+                    break
+                for key in by_hour[hour]:
+                    tally = self.minutes.pop(key)
+                    hkey = (key[0], key[1], hour)
+                    acc = self.hours.get(hkey)
+                    if acc is None:
+                        self.hours[hkey] = tally
+                    else:
+                        acc.merge(tally)
+                    aggregated += 1
+        if self.buckets > low:
+            excess = self.buckets - low
+            for hkey in sorted(self.hours, key=lambda k: k[2])[:excess]:
+                tally = self.hours.pop(hkey)
+                dropped += 1
+                dropped_probes += tally.total + tally.excluded
+        self.probes -= dropped_probes
+        return Compaction(aggregated, dropped, dropped_probes)
 
     def rollups(self) -> dict[str, dict[tuple[str, int], Tally]]:
         """The batch as rows per table: ``target_minute``, ``target_hour``, ``channel_*``.
@@ -177,8 +249,15 @@ class Batch:
                 ("channel_minute", (channel, minute)),
                 ("channel_hour", (channel, hour)),
             ):
-                acc = out[table].get(key)
-                if acc is None:
-                    acc = out[table][key] = Tally()
-                acc.merge(tally)
+                _add(out[table], key, tally)
+        for (channel, target, hour), tally in self.hours.items():
+            _add(out["target_hour"], (target, hour), tally)
+            _add(out["channel_hour"], (channel, hour), tally)
         return out
+
+
+def _add(rows: dict[tuple[str, int], Tally], key: tuple[str, int], tally: Tally) -> None:
+    acc = rows.get(key)
+    if acc is None:
+        acc = rows[key] = Tally()
+    acc.merge(tally)

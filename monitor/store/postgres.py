@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import psycopg
+import psycopg.conninfo
 from psycopg import sql
 
 from monitor.store.buckets import VALUE_COLUMNS
 from monitor.store.sql import SqlProbeStore
+
+CONNECT_TIMEOUT_SECONDS: Final = 5
 
 
 class PostgresProbeStore(SqlProbeStore):
@@ -21,21 +24,46 @@ class PostgresProbeStore(SqlProbeStore):
 
     dialect = "postgres"
     placeholder = "%s"
+    driver_errors = (psycopg.Error,)
 
     def __init__(self, dsn: str, schema: str | None = None, **options: Any) -> None:
-        conn = psycopg.connect(dsn, autocommit=False)
-        if schema is not None:
+        self._dsn = dsn
+        self.schema = schema
+        super().__init__(self._connect, **options)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        # Without a connect_timeout, reconnecting to a host that drops packets would hang
+        # a flush (and the scrapes waiting for it) for the kernel's TCP timeout.
+        extra: dict[str, Any] = {}
+        if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(self._dsn):
+            extra["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        conn = psycopg.connect(self._dsn, autocommit=False, **extra)
+        if self.schema is not None:
             try:
                 with conn.cursor() as cur:
-                    name = sql.Identifier(schema)
+                    name = sql.Identifier(self.schema)
                     cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
                     cur.execute(sql.SQL("SET search_path TO {}").format(name))
                 conn.commit()
             except BaseException:
                 conn.close()
                 raise
-        self.schema = schema
-        super().__init__(conn, **options)
+        return conn
+
+    def _classify(self, exc: BaseException) -> str:
+        state = getattr(exc, "sqlstate", None) or ""
+        if state == "25006":
+            return "read_only"
+        if state == "53100":
+            return "disk_full"
+        if state.startswith(("08", "57P")) or (
+            isinstance(exc, psycopg.OperationalError) and not state
+        ):
+            return "connection"
+        return "database"
+
+    def _is_broken(self, conn: Any, exc: BaseException) -> bool:
+        return bool(conn.broken or conn.closed)
 
     def _upsert_buckets(
         self, cur: Any, table: str, key: str, updates: str, rows: list[tuple[Any, ...]]

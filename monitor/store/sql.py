@@ -5,10 +5,17 @@ only touches memory under a short lock.  :meth:`flush` (from a worker thread, ev
 interval and at shutdown) swaps the pending batch out and writes it in one transaction.
 Queries and flushes share one connection behind a second lock, so a query waits for at
 most one flush.  A crash loses the batch pending since the last flush, nothing older.
+
+Outages: the connection is opened on first use and reopened (with backoff, see
+:mod:`monitor.store.connection`) after it broke; every database failure surfaces as
+:class:`StoreDown`.  The batch of a failed flush is kept, bounded by ``max_pending``
+buckets: past that the oldest minute buckets are folded into hour buckets, and only
+when even those do not fit are the oldest hours dropped (and counted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -16,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Literal
 
+from monitor.config.model import StoreConfig
 from monitor.slo.budget import MONTH, Counts
 from monitor.slo.windows import window_seconds
 from monitor.store import schema
@@ -29,6 +37,7 @@ from monitor.store.buckets import (
     Incident,
     Tally,
 )
+from monitor.store.connection import Link, StoreDown
 from probes.result import ProbeResult
 
 Kind = Literal["channel", "target"]
@@ -36,6 +45,7 @@ Resolution = Literal["minute", "hour"]
 
 DEFAULT_MINUTE_RETENTION_SECONDS: Final = 48 * 3600.0
 DEFAULT_HOUR_RETENTION_SECONDS: Final = 400 * 86400.0
+DEFAULT_MAX_PENDING: Final = StoreConfig().max_pending
 # Rolling windows up to a day are answered from minute buckets, longer ones from hours.
 MINUTE_WINDOW_LIMIT_SECONDS: Final = 86400.0
 _PRUNE_EVERY_SECONDS: Final = 3600.0
@@ -51,41 +61,87 @@ def _table(kind: Kind, resolution: Resolution) -> str:
 class SqlProbeStore:
     """Probe history in minute and hour buckets per target and per channel.
 
-    Subclasses set ``dialect`` and ``placeholder`` and open ``self._conn``.
+    Subclasses set ``dialect``, ``placeholder`` and ``driver_errors``, and pass
+    ``connect`` (which opens a new DB-API connection).  The first connection is opened
+    here, and its errors raised as the driver's; with ``lazy`` it is opened on first
+    use instead, so a monitor started while its database is down keeps probing.
     ``clock`` is only used for results without ``started_at`` and for pruning.
     """
 
     dialect: str = "sqlite"
     placeholder: str = "?"
+    driver_errors: tuple[type[Exception], ...] = ()
 
     def __init__(
         self,
-        conn: Any,
+        connect: Callable[[], Any],
         *,
+        lazy: bool = False,
+        max_pending: int = DEFAULT_MAX_PENDING,
         minute_retention_seconds: float = DEFAULT_MINUTE_RETENTION_SECONDS,
         hour_retention_seconds: float = DEFAULT_HOUR_RETENTION_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._conn = conn
+        if minute_retention_seconds < MINUTE_WINDOW_LIMIT_SECONDS:
+            # Windows up to a day are read from minute buckets: keep at least that.
+            raise ValueError("minute bucket retention must be at least a day")
+        if max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
         self._clock = clock
         self.minute_retention_seconds = minute_retention_seconds
         self.hour_retention_seconds = hour_retention_seconds
+        self.max_pending = max_pending
         self._batch = Batch()
         self._batch_lock = threading.Lock()
         self._db_lock = threading.RLock()
         self._flush_lock = threading.Lock()
         self._open: dict[str, Incident] = {}
+        # Until the open incidents are read from the database (a lazy store), the first
+        # counted result of each target, to join the stored incidents to what followed.
+        self._first_seen: dict[str, tuple[float, bool]] | None = None
         self._known_targets: dict[str, str] = {}  # target -> channel, as last written
         self._last_prune = 0.0
+        self._writing = (0, 0)  # (buckets, probes) of the batch a flush is writing now
+        self.aggregated_buckets = 0
+        self.dropped_buckets = 0
+        self.dropped_probes = 0
+        self._link = Link(connect, self._prepare, self._classify, self._is_broken)
+        if lazy:
+            self._first_seen = {}
+            return
+        conn = connect()
         try:
-            if minute_retention_seconds < MINUTE_WINDOW_LIMIT_SECONDS:
-                # Windows up to a day are read from minute buckets: keep at least that.
-                raise ValueError("minute bucket retention must be at least a day")
-            self._migrate()
-            self._load_open_incidents()
+            self._migrate(conn)
+            self._load_open_incidents(conn)
         except BaseException:
             conn.close()
             raise
+        self._link.adopt(conn)
+
+    @property
+    def _conn(self) -> Any:
+        """The open connection (None while there is none)."""
+        return self._link.conn
+
+    def _classify(self, exc: BaseException) -> str:
+        """A stable error class for ``exc`` (see :class:`StoreDown`)."""
+        return "database"
+
+    def _is_broken(self, conn: Any, exc: BaseException) -> bool:
+        """Whether ``exc`` left ``conn`` unusable, so the next use must reconnect."""
+        return False
+
+    def _prepare(self, conn: Any) -> None:
+        """Ready a newly opened connection: schema, and the open incidents the first time."""
+        self._migrate(conn)
+        if self._first_seen is not None:
+            self._load_open_incidents(conn)
+
+    def buffered(self) -> tuple[int, int]:
+        """``(buckets, probe results)`` held in memory, including a flush in progress."""
+        with self._batch_lock:
+            return (self._batch.buckets + self._writing[0],
+                    self._batch.probes + self._writing[1])
 
     # -- writing -------------------------------------------------------------------------
 
@@ -94,8 +150,12 @@ class SqlProbeStore:
         t = result.started_at or self._clock()
         with self._batch_lock:
             self._batch.add(channel, target, t, result, excluded)
+            if self._batch.buckets > self.max_pending:
+                self._compact()
             if excluded:
                 return
+            if self._first_seen is not None and target not in self._first_seen:
+                self._first_seen[target] = (t, result.success)
             current = self._open.get(target)
             if not result.success and current is None:
                 incident = Incident(channel, target, t, None, result.reason)
@@ -109,35 +169,47 @@ class SqlProbeStore:
     def flush(self) -> None:
         """Write everything recorded so far in one transaction; prune once an hour.
 
-        If the write fails the batch is merged back, so the next flush retries it.
-        Concurrent calls (the periodic flush and the one at shutdown) run one after the
-        other, so an incident's close can never be overwritten by its older open.
+        If the write fails the batch is merged back, so the next flush retries it, and
+        :class:`StoreDown` is raised.  Concurrent calls (the periodic flush and the one
+        at shutdown) run one after the other, so an incident's close can never be
+        overwritten by its older open.
         """
         with self._flush_lock:
+            # (Re)connect before taking the batch: a lazy store's first connection joins
+            # stored open incidents to the batch, which must still be in place.
+            with self._db_lock:
+                self._link.get()
             with self._batch_lock:
                 batch, self._batch = self._batch, Batch()
-            if len(batch):
-                try:
+                self._writing = (batch.buckets, batch.probes)
+            try:
+                if len(batch):
                     with self._db_lock, self._transaction() as cur:
                         written = self._write(cur, batch)
-                except BaseException:
-                    self._requeue(batch)
-                    raise
-                self._known_targets.update(written)
+                    self._known_targets.update(written)
+            except BaseException:
+                self._requeue(batch)
+                raise
+            finally:
+                self._writing = (0, 0)
             now = self._clock()
             if now - self._last_prune >= _PRUNE_EVERY_SECONDS:
                 self.prune(now)
 
     def _requeue(self, batch: Batch) -> None:
         with self._batch_lock:
-            for key, tally in batch.minutes.items():
-                mine = self._batch.minutes.get(key)
-                if mine is None:
-                    self._batch.minutes[key] = tally
-                else:
-                    mine.merge(tally)
-            for ikey, incident in batch.incidents.items():
-                self._batch.incidents.setdefault(ikey, incident)
+            # The older batch goes first, so later reasons and incidents win.
+            batch.merge(self._batch)
+            self._batch = batch
+            if batch.buckets > self.max_pending:
+                self._compact()
+
+    def _compact(self) -> None:
+        # Called with the batch lock held.
+        done = self._batch.compact(self.max_pending)
+        self.aggregated_buckets += done.aggregated_buckets
+        self.dropped_buckets += done.dropped_buckets
+        self.dropped_probes += done.dropped_probes
 
     def _write(self, cur: Any, batch: Batch) -> set[tuple[str, str]]:
         """Write ``batch``; return the (target, channel) pairs it made known."""
@@ -159,7 +231,7 @@ class SqlProbeStore:
             )
         # The target map changes rarely: write only pairs this process has not written.
         # The last channel recorded for a target wins (batch keys keep insertion order).
-        latest = {t: c for c, t, _ in batch.minutes}
+        latest = {t: c for c, t, _ in (*batch.hours, *batch.minutes)}
         targets = {(t, c) for t, c in latest.items() if self._known_targets.get(t) != c}
         cur.executemany(
             f"INSERT INTO targets (target, channel) VALUES ({p}, {p}) "
@@ -334,11 +406,18 @@ class SqlProbeStore:
         rows = self._query("SELECT MAX(version) FROM schema_version", [])
         return int(rows[0][0] or 0)
 
-    def close(self) -> None:
-        """Flush what is pending, then close the connection."""
-        self.flush()
+    def close(self) -> int:
+        """Write what is pending (one more try even while backing off), then close.
+
+        Never raises: at shutdown, an unreachable database must not turn a clean exit
+        into a traceback.  Returns the probe results that could not be written.
+        """
+        self._link.retry_now()
+        with contextlib.suppress(StoreDown):
+            self.flush()
         with self._db_lock:
-            self._conn.close()
+            self._link.close()
+        return self.buffered()[1]
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -395,30 +474,46 @@ class SqlProbeStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        """A cursor inside one transaction: committed on success, rolled back on error."""
-        cur = self._conn.cursor()
+        """A cursor inside one transaction on the (re)opened connection.
+
+        Committed on success, rolled back on error; a driver error becomes
+        :class:`StoreDown`, and a connection it broke is dropped for the next use.
+        """
+        conn = self._link.get()
+        try:
+            with self._tx(conn) as cur:
+                yield cur
+        except self.driver_errors as exc:
+            raise self._link.failed(exc) from exc
+
+    @contextmanager
+    def _tx(self, conn: Any) -> Iterator[Any]:
+        cur = conn.cursor()
         try:
             self._begin(cur)
             yield cur
-            self._conn.commit()
+            conn.commit()
         except BaseException:
-            self._conn.rollback()
+            # A lost connection cannot roll back either: the original error matters.
+            with contextlib.suppress(*self.driver_errors):
+                conn.rollback()
             raise
         finally:
-            cur.close()
+            with contextlib.suppress(*self.driver_errors):
+                cur.close()
 
     def _begin(self, cur: Any) -> None:
         """Open a transaction explicitly where the driver does not (SQLite)."""
 
-    def _migrate(self) -> None:
+    def _migrate(self, conn: Any) -> None:
         p = self.placeholder
         with self._db_lock:
-            with self._transaction() as cur:
+            with self._tx(conn) as cur:
                 cur.execute(schema.VERSION_TABLE)
                 cur.execute("SELECT MAX(version) FROM schema_version")
                 current = int(cur.fetchone()[0] or 0)
             for version in range(current + 1, schema.LATEST_VERSION + 1):
-                with self._transaction() as cur:
+                with self._tx(conn) as cur:
                     for statement in schema.statements(version, self.dialect):
                         cur.execute(statement)
                     cur.execute(
@@ -426,14 +521,40 @@ class SqlProbeStore:
                         (version, time.time()),
                     )
 
-    def _load_open_incidents(self) -> None:
+    def _load_open_incidents(self, conn: Any) -> None:
         # An incident open at a crash or shutdown continues: the target's next counted
         # result either keeps it open or closes it.
-        rows = self._query(
-            "SELECT channel, target, start, reason FROM incidents WHERE end_ts IS NULL", []
-        )
-        for channel, target, start, reason in rows:
-            self._open[target] = Incident(channel, target, float(start), None, reason)
+        with self._tx(conn) as cur:
+            cur.execute(
+                "SELECT channel, target, start, reason FROM incidents WHERE end_ts IS NULL")
+            rows = list(cur.fetchall())
+        with self._batch_lock:
+            first_seen, self._first_seen = self._first_seen or {}, None
+            for channel, target, start, reason in rows:
+                stored = Incident(channel, target, float(start), None, reason)
+                self._continue_incident(stored, first_seen.get(target))
+
+    def _continue_incident(self, stored: Incident, first: tuple[float, bool] | None) -> None:
+        """Join an incident left open in the database to what was recorded since start.
+
+        Called with the batch lock held, once, when a lazy store first connects.
+        """
+        target = stored.target
+        if first is None:  # not probed yet: the next counted result decides
+            self._open[target] = stored
+            return
+        t, success = first
+        if success:  # the first result was up: that ended the stored incident
+            self._batch.incidents[(target, stored.start)] = Incident(
+                stored.channel, target, stored.start, t, stored.reason)
+            return
+        # The first result was down and opened a new incident: it is the stored one.
+        mine = self._batch.incidents.pop((target, t), None)
+        end = None if mine is None else mine.end
+        joined = Incident(stored.channel, target, stored.start, end, stored.reason)
+        self._batch.incidents[(target, stored.start)] = joined
+        if end is None:
+            self._open[target] = joined
 
 
 def _ceil(t: float) -> int:
