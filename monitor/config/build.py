@@ -143,11 +143,27 @@ class Builder:
                                  DEFAULT_INTERVAL_SECONDS)
         timeout = self.duration(raw.get("timeout"), ("defaults", "timeout"),
                                 DEFAULT_TIMEOUT_SECONDS)
+        confirm = int(raw.get("confirm", 0))
         if len(self.problems) == before and timeout > interval:
             where = "timeout" if "timeout" in raw else "interval"
             self.problem(("defaults", where), f"timeout {format_duration(timeout)} is longer "
                          f"than the interval {format_duration(interval)}")
-        return _Defaults(interval, timeout, int(raw.get("confirm", 0)))
+        elif len(self.problems) == before:
+            self.attempts_fit(("defaults",), timeout, confirm, interval)
+        return _Defaults(interval, timeout, confirm)
+
+    def attempts_fit(self, path: PathT, timeout: float, confirm: int, interval: float) -> None:
+        """Refuse ``confirm`` re-attempts that cannot all time out within the interval.
+
+        On a hung target every attempt waits its full timeout; if they add up to the
+        interval, the next run finds the last one still going and is skipped.
+        """
+        if confirm <= 0 or timeout * (confirm + 1) < interval:
+            return
+        self.problem(path, f"timeout {format_duration(timeout)} x (confirm {confirm} + 1) "
+                     f"attempts = {format_duration(timeout * (confirm + 1))} is not shorter "
+                     f"than the interval {format_duration(interval)}, so a hung target would "
+                     "skip runs; shorten the timeout, lower confirm or lengthen the interval")
 
     def channels(self, raw: Mapping[str, Any], defaults: _Defaults,
                  slo: SloConfig) -> tuple[Channel, ...]:
@@ -187,6 +203,9 @@ class Builder:
             self.problem((*path, "timeout" if "timeout" in raw else "interval"),
                          f"timeout {format_duration(timeout)} is longer than the interval "
                          f"{format_duration(interval)}")
+        elif valid and ("timeout" in raw or "interval" in raw or "confirm" in raw):
+            # Inherited alone, the defaults were checked (and reported) once, there.
+            self.attempts_fit(path, timeout, int(raw.get("confirm", d.confirm)), interval)
         kind = raw["probe"]
         builders: dict[str, Callable[[Mapping[str, Any], PathT], ProbeSpec]] = {
             "http": self.http, "tcp": self.tcp, "dns": self.dns, "tls": self.tls,

@@ -54,6 +54,17 @@ class SchedulerCollector(Collector):
             "omniwatch_probes_skipped_busy",
             "Probe runs skipped because the previous run of the same target was still going.",
             value=self._state.skipped_busy)
+        skipped = CounterMetricFamily(
+            "omniwatch_probe_runs_skipped",
+            "Scheduled runs of a target that did not happen: busy (its previous run was "
+            "still going) or missed (it could not start within its grace time).",
+            labels=("channel", "target", "reason"))
+        targets = self._state.targets
+        for (name, reason), n in sorted(self._state.skipped_runs.items()):
+            st = targets.get(name)
+            if st is not None:
+                skipped.add_metric([st.channel, name, reason], n)
+        yield skipped
 
 
 @dataclass(slots=True)

@@ -71,6 +71,8 @@ class ProbeState:
     lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS))
     in_flight: int = 0
     skipped_busy: int = 0
+    # Runs the scheduler skipped, per (target, reason): "busy" or "missed".
+    skipped_runs: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def ensure(self, channel: str, target: str, kind: str) -> TargetState:
         """The state for ``target``, created (or re-homed after a reload) as needed."""
@@ -85,6 +87,8 @@ class ProbeState:
         for name in list(self.targets):
             if name not in names:
                 del self.targets[name]
+        for key in [k for k in self.skipped_runs if k[0] not in names]:
+            del self.skipped_runs[key]
 
     def observe(self, channel: str, target: str, kind: str, result: ProbeResult,
                 excluded: str | None = None) -> None:

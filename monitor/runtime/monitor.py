@@ -85,8 +85,11 @@ class Monitor:
         counts = Counter(t.channel for t in self._targets.values())
         return {c.name: counts.get(c.name, 0) for c in self.config.channels}
 
-    def _skipped(self) -> None:
-        self.state.skipped_busy += 1
+    def _skipped(self, name: str, reason: str) -> None:
+        if reason == "busy":
+            self.state.skipped_busy += 1
+        if name in self.state.targets:
+            self.state.skipped_runs[(name, reason)] += 1
 
     def start(self) -> None:
         """Schedule every target (needs a running event loop)."""

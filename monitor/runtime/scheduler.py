@@ -27,6 +27,9 @@ from monitor.config.model import Target
 log = logging.getLogger("omniwatch.scheduler")
 
 RunFn = Callable[[str, float], Awaitable[None]]
+# Called with the target name and why its run was skipped: "busy" (the previous run of
+# the target was still going) or "missed" (the run could not start within its grace time).
+SkipFn = Callable[[str, str], None]
 
 
 # Start offsets are multiples of this: targets sharing a slot are started by one scheduler
@@ -68,7 +71,7 @@ def retimed_start(now: float, last_fired: float | None, anchor: float,
 class ProbeScheduler:
     """Keeps one interval job per target and calls ``run(name, slot)`` on each tick."""
 
-    def __init__(self, run: RunFn, *, on_skipped: Callable[[], None] | None = None) -> None:
+    def __init__(self, run: RunFn, *, on_skipped: SkipFn | None = None) -> None:
         self._run = run
         self._on_skipped = on_skipped
         self._jobs: dict[str, tuple[float, float]] = {}  # name -> (interval, anchor)
@@ -85,9 +88,10 @@ class ProbeScheduler:
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
     def _on_event(self, event: JobEvent) -> None:
-        log.debug("probe_run_skipped", extra={"target": event.job_id})
+        reason = "busy" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        log.debug("probe_run_skipped", extra={"target": event.job_id, "reason": reason})
         if self._on_skipped is not None:
-            self._on_skipped()
+            self._on_skipped(event.job_id, reason)
 
     def start(self) -> None:
         """Start firing jobs (needs a running event loop)."""

@@ -89,6 +89,9 @@ async def test_never_two_runs_of_one_target_at_once() -> None:
         # Each run lasts a little over one interval, so the next slot finds it still going.
         assert mon.state.skipped_busy >= 1
         assert 1 <= mon.state.targets["hung"].attempts <= 2
+        # Counted per target: only the hung one skips.
+        assert {name for name, _ in mon.state.skipped_runs} == {"hung"}
+        assert mon.state.skipped_runs[("hung", "busy")] == mon.state.skipped_busy
 
 
 async def test_apply_adds_removes_and_keeps_state() -> None:

@@ -22,7 +22,8 @@ channels:
          expect: {{status: [200], json: {{status: UP}}}}}}
   website:
     targets:
-      - {{name: web-down, probe: http, url: "http://127.0.0.1:{port}/fail", confirm: 1}}
+      - {{name: web-down, probe: http, url: "http://127.0.0.1:{port}/fail", confirm: 1,
+         timeout: 400ms}}
 {extra}"""
 
 EXTRA_TARGET = """\

@@ -46,7 +46,8 @@ def test_under_the_cap_nothing_changes() -> None:
     fill(batch, targets=2, hours=1)
     done = batch.compact(cap=120)
     assert (done.aggregated_buckets, done.dropped_buckets) == (0, 0)
-    assert len(batch.minutes) == 120 and not batch.hours
+    assert len(batch.minutes) == 120
+    assert not batch.hours
 
 
 def test_the_oldest_hour_is_folded_first_and_no_probe_is_lost() -> None:
@@ -55,7 +56,8 @@ def test_the_oldest_hour_is_folded_first_and_no_probe_is_lost() -> None:
     before = hour_totals(batch)
     done = batch.compact(cap=410)
     # Folding the oldest hour (180 minute buckets into 3 hour buckets) is enough.
-    assert done.aggregated_buckets == 180 and done.dropped_probes == 0
+    assert done.aggregated_buckets == 180
+    assert done.dropped_probes == 0
     assert batch.buckets == 360 + 3 <= 410 * 9 // 10
     oldest = NOW - 10 * HOUR
     assert set(batch.hours) == {("app", f"t{i}", oldest) for i in range(3)}
@@ -72,7 +74,8 @@ def test_hours_are_dropped_only_when_folding_is_not_enough_and_counted() -> None
     # Everything folds into 30 hour buckets; 12 of the oldest go to reach 90% of 20.
     assert done.aggregated_buckets == 1800
     assert (done.dropped_buckets, done.dropped_probes) == (12, 12 * 60)
-    assert batch.buckets == 18 and not batch.minutes
+    assert batch.buckets == 18
+    assert not batch.minutes
     assert batch.probes == added - 12 * 60
     assert min(k[2] for k in batch.hours) >= NOW - 9 * HOUR  # the oldest hour went first
 
@@ -120,8 +123,10 @@ def test_store_keeps_every_probe_through_failed_flushes_under_a_small_cap(
                 store.flush()
             assert failed.value.error == "read_only"
     buckets, probes = store.buffered()
-    assert buckets <= 50 and probes == recorded
-    assert store.aggregated_buckets > 0 and store.dropped_probes == 0
+    assert buckets <= 50
+    assert probes == recorded
+    assert store.aggregated_buckets > 0
+    assert store.dropped_probes == 0
     store._conn.execute(read_only[1])
     store._conn.commit()
     store.flush()
