@@ -33,12 +33,19 @@ def _open_store(config: Config) -> ProbeStore:
     try:
         return open_store(config.store)
     except StoreUnavailable as exc:
+        # A lazy store opens nothing, but still refuses what no retry can fix (a
+        # malformed DSN): that StoreUnavailable ends the run.
+        store = open_store(config.store, lazy=True)
         log.error("store_unavailable", extra={"error": str(exc), "action": "retrying"})
-        return open_store(config.store, lazy=True)
+        return store
 
 
 def _close_store(store: ProbeStore) -> None:
-    unwritten = store.close()
+    try:
+        unwritten = store.close()
+    except Exception as exc:  # close() does not raise; a bug must not cost the exit code
+        log.error("store_close_failed", extra={"error": type(exc).__name__})
+        return
     if unwritten:
         log.error("store_unwritten_at_exit", extra={"probes": unwritten})
 

@@ -256,6 +256,31 @@ class Batch:
         return out
 
 
+def join_stored_incident(batch: Batch, open_incidents: dict[str, Incident], stored: Incident,
+                         first: tuple[float, bool] | None) -> None:
+    """Join an incident left open in the database to what was recorded since start-up.
+
+    For a store that could only connect after probing began: ``first`` is the target's
+    first counted result since then, ``(started_at, success)``, or None.  A first
+    success ends ``stored``; a first failure opened an incident that *is* ``stored``.
+    """
+    target = stored.target
+    if first is None:  # not probed yet: the next counted result decides
+        open_incidents[target] = stored
+        return
+    t, success = first
+    if success:
+        batch.incidents[(target, stored.start)] = Incident(
+            stored.channel, target, stored.start, t, stored.reason)
+        return
+    mine = batch.incidents.pop((target, t), None)
+    end = None if mine is None else mine.end
+    joined = Incident(stored.channel, target, stored.start, end, stored.reason)
+    batch.incidents[(target, stored.start)] = joined
+    if end is None:
+        open_incidents[target] = joined
+
+
 def _add(rows: dict[tuple[str, int], Tally], key: tuple[str, int], tally: Tally) -> None:
     acc = rows.get(key)
     if acc is None:

@@ -122,7 +122,9 @@ class Link:
         """``exc`` as a :class:`StoreDown` (already one: unchanged)."""
         if isinstance(exc, StoreDown):
             return exc
-        return StoreDown(self._classify(exc), f"{type(exc).__name__}: {str(exc).strip()}")
+        # One line: driver messages carry newlines and hints meant for a terminal.
+        text = " ".join(str(exc).split())
+        return StoreDown(self._classify(exc), f"{type(exc).__name__}: {text}")
 
     def failed(self, exc: BaseException) -> StoreDown:
         """A use of the connection raised ``exc``: drop the connection if it broke."""

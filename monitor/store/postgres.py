@@ -27,6 +27,9 @@ class PostgresProbeStore(SqlProbeStore):
     driver_errors = (psycopg.Error,)
 
     def __init__(self, dsn: str, schema: str | None = None, **options: Any) -> None:
+        # Parsed now, even for a lazy store: a malformed DSN is a config error to report
+        # once, not an outage to retry (and its parse error may quote part of a secret).
+        self._timeout = "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(dsn)
         self._dsn = dsn
         self.schema = schema
         super().__init__(self._connect, **options)
@@ -35,7 +38,7 @@ class PostgresProbeStore(SqlProbeStore):
         # Without a connect_timeout, reconnecting to a host that drops packets would hang
         # a flush (and the scrapes waiting for it) for the kernel's TCP timeout.
         extra: dict[str, Any] = {}
-        if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(self._dsn):
+        if self._timeout:
             extra["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         conn = psycopg.connect(self._dsn, autocommit=False, **extra)
         if self.schema is not None:

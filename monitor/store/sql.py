@@ -36,6 +36,7 @@ from monitor.store.buckets import (
     BucketTotals,
     Incident,
     Tally,
+    join_stored_incident,
 )
 from monitor.store.connection import Link, StoreDown
 from probes.result import ProbeResult
@@ -532,29 +533,7 @@ class SqlProbeStore:
             first_seen, self._first_seen = self._first_seen or {}, None
             for channel, target, start, reason in rows:
                 stored = Incident(channel, target, float(start), None, reason)
-                self._continue_incident(stored, first_seen.get(target))
-
-    def _continue_incident(self, stored: Incident, first: tuple[float, bool] | None) -> None:
-        """Join an incident left open in the database to what was recorded since start.
-
-        Called with the batch lock held, once, when a lazy store first connects.
-        """
-        target = stored.target
-        if first is None:  # not probed yet: the next counted result decides
-            self._open[target] = stored
-            return
-        t, success = first
-        if success:  # the first result was up: that ended the stored incident
-            self._batch.incidents[(target, stored.start)] = Incident(
-                stored.channel, target, stored.start, t, stored.reason)
-            return
-        # The first result was down and opened a new incident: it is the stored one.
-        mine = self._batch.incidents.pop((target, t), None)
-        end = None if mine is None else mine.end
-        joined = Incident(stored.channel, target, stored.start, end, stored.reason)
-        self._batch.incidents[(target, stored.start)] = joined
-        if end is None:
-            self._open[target] = joined
+                join_stored_incident(self._batch, self._open, stored, first_seen.get(target))
 
 
 def _ceil(t: float) -> int:

@@ -11,6 +11,7 @@ import contextlib
 import signal
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -162,6 +163,16 @@ def test_postgres_down_at_start_keeps_probing_and_catches_up(
     with psycopg.connect(pg_server.dsn) as conn:
         rows = conn.execute("SELECT target, end_ts FROM incidents ORDER BY target").fetchall()
     assert rows == [("app-down", None)]  # the failing target: one incident, still open
+
+
+def test_a_malformed_dsn_is_not_retried(target_port: int, tmp_path: Path) -> None:
+    cfg = tmp_path / "omniwatch.yaml"
+    cfg.write_text(CONFIG.format(store='{postgres: "host=127.0.0.1 port 1"}', port=target_port))
+    run = subprocess.run([sys.executable, "-m", "monitor", "run", "-c", str(cfg), "--listen",
+                          "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+    assert run.returncode != 0
+    assert "retrying" not in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def chattr(flag: str, *paths: Path) -> None:
