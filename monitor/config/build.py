@@ -78,7 +78,8 @@ class Builder:
         return Config(
             channels=channels,
             store=self.store(doc.get("store", {})),
-            server=self.server(doc.get("server", {})),
+            server=self.server_limits(self.server(doc.get("server", {})),
+                                      doc.get("server", {})),
             scheduler=self.scheduler(doc.get("scheduler", {})),
             slo=slo,
             maintenance=self.maintenance(doc.get("maintenance", []), channels),
@@ -349,6 +350,19 @@ class Builder:
             self.problem(("server", "listen"), f"port {port} is out of range (0-65535)")
             return ServerConfig()
         return ServerConfig(host=host.strip("[]"), port=int(port))
+
+    def server_limits(self, server: ServerConfig, raw: Mapping[str, Any]) -> ServerConfig:
+        default = ServerConfig()
+        return replace(
+            server,
+            probe_concurrency=int(raw.get("probe_concurrency", default.probe_concurrency)),
+            header_timeout_seconds=self.duration(
+                raw.get("header_timeout"), ("server", "header_timeout"),
+                default.header_timeout_seconds),
+            body_timeout_seconds=self.duration(
+                raw.get("body_timeout"), ("server", "body_timeout"),
+                default.body_timeout_seconds),
+        )
 
     def scheduler(self, raw: Mapping[str, Any]) -> SchedulerConfig:
         return SchedulerConfig(max_concurrency=int(raw.get("max_concurrency", 512)))

@@ -169,10 +169,15 @@ class StoreConfig:
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """The HTTP listener for /metrics, /probe and the API."""
+    """The HTTP listener for /metrics, /probe and the API, and its limits on clients."""
 
     host: str = "127.0.0.1"
     port: int = 9470
+    # /probe requests served at once; each also holds a scheduler slot while it probes.
+    probe_concurrency: int = 8
+    # A slow client (slowloris) holds a connection at most this long without a request.
+    header_timeout_seconds: float = 15.0
+    body_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from monitor.metrics.collectors import (
 )
 from monitor.metrics.consistency import ConsistencyCollector
 from monitor.metrics.exposition import prerender, render_targets
+from monitor.metrics.server import ServerCollector, ServerStats
 from monitor.metrics.slo import SloCollector
 from monitor.metrics.state import ProbeState
 from monitor.runtime.reload import Coalescer, PreparedReload, prepare, prepare_config
@@ -40,6 +41,10 @@ from probes.result import ProbeResult
 from probes.runner import run_target
 
 log = logging.getLogger("omniwatch.monitor")
+
+
+class ProbeBusy(Exception):
+    """``server.probe_concurrency`` ad-hoc probes are running already: try again later."""
 
 
 class Monitor:
@@ -60,11 +65,13 @@ class Monitor:
         self.reload_status = ReloadStatus(success=True, last_success_timestamp=time.time())
         self.store_health = StoreHealth()
         self.consistency = ConsistencyState()
+        self.server_stats = ServerStats()
         self.registry = build_registry(
             ProcessInfoCollector(__version__, self.reload_status, self._targets_per_channel),
             SchedulerCollector(self.state),
             StoreCollector(self.store_health, store),
             ConsistencyCollector(self.consistency),
+            ServerCollector(self.server_stats),
         )
         self._exclusions = exclusions(config)
         self._slo_collector = None if store is None else SloCollector(
@@ -275,11 +282,27 @@ class Monitor:
         """Probe the configured target ``name`` now, outside its schedule; None if unknown.
 
         The result is not folded into the SLI: an ad-hoc look must not change the record.
+        At most ``server.probe_concurrency`` run at once (more raise :class:`ProbeBusy`),
+        and each waits for a ``scheduler.max_concurrency`` slot like a scheduled probe,
+        so requests cannot open sockets past the cap.  Cancelling the caller (a client
+        that went away) cancels the probe and closes its connection.
         """
         target = self._targets.get(name)
         if target is None:
             return None
-        return await run_target(target, self.ctx, PROBES[target.kind])
+        stats = self.server_stats
+        if stats.probe_requests_in_flight >= self.config.server.probe_concurrency:
+            raise ProbeBusy(f"{stats.probe_requests_in_flight} /probe requests running")
+        stats.probe_requests_in_flight += 1
+        try:
+            async with self._semaphore:
+                self.state.in_flight += 1
+                try:
+                    return await run_target(target, self.ctx, PROBES[target.kind])
+                finally:
+                    self.state.in_flight -= 1
+        finally:
+            stats.probe_requests_in_flight -= 1
 
     def target(self, name: str) -> Target | None:
         """The configured target ``name``, or None."""

@@ -2,18 +2,23 @@
 
 ``/probe`` runs a *configured* target by name, blackbox_exporter-style; it never probes
 an address given in the request, so the monitor cannot be used as an open proxy.
+
+The server is run with aiohttp's handler cancellation on: a client that disconnects
+cancels its handler, so an abandoned ``/probe`` stops probing and frees its slot.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import logging
 
 from aiohttp import web
 
 from monitor.metrics.exposition import CONTENT_TYPE, render_targets
 from monitor.metrics.state import ProbeState
-from monitor.runtime.monitor import Monitor
+from monitor.runtime.monitor import Monitor, ProbeBusy
+from monitor.server.guards import RELOAD_MAX_BODY_BYTES, RequestErrorLog, limit_body, reject
 
 MONITOR_KEY: web.AppKey[Monitor] = web.AppKey("monitor", Monitor)
 
@@ -47,7 +52,13 @@ async def probe(request: web.Request) -> web.Response:
         return web.Response(
             status=404,
             text=f"unknown target {name!r}: /probe only runs targets from the configuration\n")
-    result = await mon.probe_now(name)
+    try:
+        result = await mon.probe_now(name)
+    except ProbeBusy:
+        limit = mon.config.server.probe_concurrency
+        return reject(request, mon.server_stats, 503, "probe_busy",
+                      f"{limit} /probe requests are running already (server.probe_concurrency)"
+                      "; retry later\n", headers={"Retry-After": "1"})
     assert result is not None  # the target existed a moment ago; probe_now cannot drop it
     one = ProbeState()
     one.observe(target.channel, target.name, target.kind, result)
@@ -105,13 +116,29 @@ def build_app(monitor: Monitor) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/probe", probe)
-    app.router.add_post("/-/reload", reload)
+    # The limits are read at start: a reload that changes body_timeout applies on restart.
+    app.router.add_post("/-/reload", limit_body(
+        reload, monitor.server_stats, RELOAD_MAX_BODY_BYTES,
+        monitor.config.server.body_timeout_seconds))
     return app
 
 
 async def start_server(monitor: Monitor, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve ``monitor`` on ``host:port`` (0 picks a free port); returns the bound port."""
-    runner = web.AppRunner(build_app(monitor), access_log=None, handle_signals=False)
+    """Serve ``monitor`` on ``host:port`` (0 picks a free port); returns the bound port.
+
+    A connection that has not sent a complete request head within
+    ``server.header_timeout`` (from connect, or from the previous response) is closed,
+    so a slowloris client holds a socket for that long at most.  aiohttp enforces it
+    with its keep-alive timer, which starts at connect and is not reset by bytes that
+    do not complete a request.
+    """
+    limits = monitor.config.server
+    runner = web.AppRunner(
+        build_app(monitor), access_log=None, handle_signals=False,
+        handler_cancellation=True,
+        keepalive_timeout=limits.header_timeout_seconds,
+        lingering_time=limits.body_timeout_seconds,
+        logger=RequestErrorLog(logging.getLogger("omniwatch.server"), monitor.server_stats))
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
