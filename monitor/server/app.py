@@ -4,7 +4,8 @@
 an address given in the request, so the monitor cannot be used as an open proxy.
 
 The server is run with aiohttp's handler cancellation on: a client that disconnects
-cancels its handler, so an abandoned ``/probe`` stops probing and frees its slot.
+cancels its handler, so an abandoned ``/probe`` stops probing and frees its slot.  Work
+several requests share (the ``/metrics`` rendering) is shielded from that.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from monitor.metrics.exposition import CONTENT_TYPE, render_targets
 from monitor.metrics.state import ProbeState
 from monitor.runtime.monitor import Monitor, ProbeBusy
 from monitor.server.guards import RELOAD_MAX_BODY_BYTES, RequestErrorLog, limit_body, reject
+from monitor.server.scrape import SharedRendering, respond
 
 MONITOR_KEY: web.AppKey[Monitor] = web.AppKey("monitor", Monitor)
+SCRAPES_KEY: web.AppKey[SharedRendering] = web.AppKey("scrapes", SharedRendering)
 
 
-async def metrics(request: web.Request) -> web.Response:
-    """Everything the monitor knows, in Prometheus text format."""
-    body = await request.app[MONITOR_KEY].metrics_body()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """Everything the monitor knows, in Prometheus text format (gzip if accepted).
+
+    Scrapes that arrive while a rendering is being made share it.
+    """
+    rendering = await request.app[SCRAPES_KEY].get()
+    return await respond(request, rendering, CONTENT_TYPE)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -111,6 +117,7 @@ def build_app(monitor: Monitor) -> web.Application:
     """The aiohttp application serving ``monitor``."""
     app = web.Application()
     app[MONITOR_KEY] = monitor
+    app[SCRAPES_KEY] = SharedRendering(monitor.metrics_body)
     app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
