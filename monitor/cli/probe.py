@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from monitor.cli.common import EXIT_USAGE, print_config_error
 from monitor.config import ConfigError, load_config, parse_duration
 from monitor.config.model import HttpExpect, HttpSpec, Target, TcpSpec, TlsClientConfig, TlsSpec
+from monitor.redact import netloc_without_userinfo, without_userinfo
 from monitor.tables import format_table
 from probes import PROBES
 from probes.context import ProbeContext
@@ -76,11 +77,12 @@ def adhoc_target(url: str, args: argparse.Namespace) -> Target:
                                  expect_regex=args.expect_body,
                                  latency_seconds=latency), "tcp"
     else:
-        raise UsageError(f"{url!r}: use http(s)://host/path, tcp://host:port, "
+        raise UsageError(f"{without_userinfo(url)!r}: use http(s)://host/path, tcp://host:port, "
                          "tcps://host:port or tls://host:port")
-    return Target(name=parts.netloc or url, channel="adhoc", kind=kind, spec=spec,
-                  timeout_seconds=timeout, interval_seconds=max(timeout, 1.0),
-                  confirm=args.confirm)
+    # The name is shown (TARGET column, messages, --json): never with its user-info.
+    name = netloc_without_userinfo(url) or without_userinfo(url)
+    return Target(name=name, channel="adhoc", kind=kind, spec=spec, timeout_seconds=timeout,
+                  interval_seconds=max(timeout, 1.0), confirm=args.confirm)
 
 
 def _ms(seconds: float | None) -> str:

@@ -47,6 +47,7 @@ from monitor.config.values import (
     parse_objective,
     show,
 )
+from monitor.redact import DsnError, postgres_facts
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -336,6 +337,10 @@ class Builder:
                               StoreConfig().flush_interval_seconds)
         cap = int(raw.get("max_pending", StoreConfig().max_pending))
         if "postgres" in raw:
+            try:
+                postgres_facts(raw["postgres"])
+            except DsnError as exc:
+                self.problem(("store", "postgres"), str(exc))
             return StoreConfig(sqlite_path=None, postgres_dsn=raw["postgres"],
                                flush_interval_seconds=flush, max_pending=cap)
         sqlite = raw.get("sqlite", "omniwatch.db")

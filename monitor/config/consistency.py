@@ -17,7 +17,6 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jsonschema
 
@@ -32,6 +31,7 @@ from monitor.consistency.model import (
 )
 from monitor.consistency.normalise import DEFAULT_RISK_LEVELS
 from monitor.consistency.schema import required_fields
+from monitor.redact import DsnError, mysql_facts, postgres_facts
 
 SECTION = "consistency"
 DEFAULT_FIELDS = ("name", "phone", "id_number", "risk_level")
@@ -155,11 +155,11 @@ class _Builder:
             self.problem(path, "give exactly one of 'table' or 'query'")
         if "key_order" in raw and kind not in SQL_KINDS:
             self.problem((*path, "key_order"), "'key_order' applies only to SQL sources")
-        if kind == "mysql" and "dsn" in raw:
-            parts = urlsplit(raw["dsn"])
-            if parts.scheme not in ("mysql", "mariadb") or not parts.hostname:
-                self.problem((*path, "dsn"),
-                             "must be a URL like mysql://user:password@host:3306/database")
+        if kind in ("mysql", "postgres") and "dsn" in raw:
+            try:
+                (mysql_facts if kind == "mysql" else postgres_facts)(raw["dsn"])
+            except DsnError as exc:
+                self.problem((*path, "dsn"), str(exc))
         file_path = raw.get("path")
         if kind in FILE_KINDS and file_path is not None:
             p = Path(file_path)

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from monitor.config.values import PathT, show
+from monitor.redact import without_userinfo
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -129,6 +130,8 @@ def explain(
     if "propertyNames" in error.relative_schema_path:
         path = (*path, str(value))
     shown = repr(originals[path]) if path in originals else show(value)
+    if path and path[-1] == "url" and isinstance(value, str) and path not in originals:
+        shown = show(without_userinfo(value))  # user-info is a credential
     template = MESSAGES.get(where)
     if template is not None:
         allowed = ", ".join(str(v) for v in spec) if kind == "enum" else ""

@@ -89,14 +89,14 @@ def open_store(config: StoreConfig, **options: Any) -> SqlProbeStore:
     if config.postgres_dsn:
         import psycopg
 
+        from monitor.redact import postgres_error
         from monitor.store.postgres import PostgresProbeStore
 
         try:
             return PostgresProbeStore(config.postgres_dsn, **options)
         except psycopg.Error as exc:
-            # psycopg's message names host and port, never the password.
-            raise StoreUnavailable(f"cannot open the PostgreSQL history store: "
-                                   f"{str(exc).strip()}") from None
+            raise StoreUnavailable(f"cannot open the PostgreSQL history store (store.postgres): "
+                                   f"{postgres_error(exc, config.postgres_dsn)}") from None
     import sqlite3
 
     from monitor.store.sqlite import SqliteProbeStore

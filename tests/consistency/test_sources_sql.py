@@ -194,7 +194,7 @@ def test_read_only_transaction(pg: psycopg.Connection[Any]) -> None:
                            "NULL AS birth_date, NULL AS risk_level, NULL AS balance"}
         report = check({"branch": writer, "app": MY_CHAN})
         assert report.error is not None
-        assert "read-only transaction" in report.error
+        assert "ReadOnlySqlTransaction (SQLSTATE 25006)" in report.error
     finally:
         pg.execute("DROP SEQUENCE IF EXISTS ow_cons_seq")
 

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pymysql
 import pymysql.cursors
+from pymysql.constants import CR, ER
 
 from monitor.consistency.errors import SourceError
 from monitor.consistency.sources.dialects import MySqlDialect
 from monitor.consistency.sources.sql import Row, SqlSource
+from monitor.redact import DsnError, mysql_connect_args, mysql_facts
 
 _TIMEOUT_CODES = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
 _LOST_CODES = {2006, 2013, 1927}
-_QUOTED = re.compile(r"'[^']*'")
-
-
-def connect_args(dsn: str) -> dict[str, Any]:
-    """PyMySQL keyword arguments from ``mysql://user:password@host:port/database``."""
-    parts = urlsplit(dsn)
-    args: dict[str, Any] = {
-        "host": parts.hostname or "127.0.0.1", "port": parts.port or 3306,
-        "user": unquote(parts.username or "root"), "password": unquote(parts.password or ""),
-    }
-    database = parts.path.lstrip("/")
-    if database:
-        args["database"] = unquote(database)
-    return args
 
 
 class MySqlSource(SqlSource):
@@ -58,15 +44,19 @@ class MySqlSource(SqlSource):
     def _batches(self, sql: str, params: Sequence[object]) -> Iterator[Sequence[Row]]:
         timeout = self.config.timeout_seconds
         try:
+            args = mysql_connect_args(self.config.dsn or "")
+        except DsnError as exc:
+            raise SourceError(self.name, "connect", f"dsn: {exc}") from None
+        try:
             conn = pymysql.connect(
-                **connect_args(self.config.dsn or ""), charset="utf8mb4",
+                **args, charset="utf8mb4",
                 # The server's statement limit should fire first, with a clear error; the
                 # socket timeout is the backstop for a server that stops answering.
                 connect_timeout=max(1, int(timeout)), read_timeout=int(timeout) + 5,
                 cursorclass=pymysql.cursors.SSCursor, autocommit=True,
             )
         except pymysql.Error as exc:
-            raise SourceError(self.name, "connect", _message(exc)) from None
+            raise SourceError(self.name, "connect", _describe(exc, self.config.dsn)) from None
         release = _not_watched
         try:
             release = self._watch(lambda: kill_connection(self.config.dsn or "", conn))
@@ -89,20 +79,44 @@ class MySqlSource(SqlSource):
             code = exc.args[0] if exc.args else 0
             reason = ("timeout" if code in _TIMEOUT_CODES or "timed out" in str(exc)
                       else "lost" if code in _LOST_CODES else "query")
-            raise SourceError(self.name, reason, _message(exc)) from None
+            raise SourceError(self.name, reason, _describe(exc, self.config.dsn)) from None
         except pymysql.Error as exc:
-            raise SourceError(self.name, "query", _message(exc)) from None
+            raise SourceError(self.name, "query", _describe(exc, self.config.dsn)) from None
         finally:
             release()
             with contextlib.suppress(pymysql.Error):  # already gone: the error says why
                 conn.close()
 
 
-def _message(exc: BaseException) -> str:
-    # MySQL quotes values (and some names) in single quotes, e.g. "Incorrect integer
-    # value: 'abc'": none of them may reach a log line or Slack.
-    text = f"({exc.args[0]}) {exc.args[1]}" if len(exc.args) >= 2 else str(exc)
-    return _QUOTED.sub("'…'", text) or type(exc).__name__
+def _error_names() -> dict[int, str]:
+    names = {v: k for k, v in vars(ER).items() if k.isupper() and isinstance(v, int)}
+    names.update({v: k.removeprefix("CR_") for k, v in vars(CR).items()
+                  if k.startswith("CR_") and isinstance(v, int)})
+    return names
+
+
+def _describe(exc: pymysql.Error, dsn: str | None) -> str:
+    """What failed and where, without any value the database holds or the password.
+
+    MySQL's texts quote values (``Incorrect integer value: '...'``), so none is passed
+    on: the error class, the errno and its symbolic name, the socket error behind a
+    failed connection, and the database's address say what and where.
+    """
+    try:
+        where = str(mysql_facts(dsn or ""))
+    except DsnError:
+        where = "mysql://(unparsable DSN)"
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    text = type(exc).__name__
+    if code is not None:
+        name = _error_names().get(code)
+        text += f" ({code} {name})" if name else f" ({code})"
+    cause = getattr(exc, "original_exception", None)  # PyMySQL keeps it for errno 2003
+    if isinstance(cause, OSError):
+        text += f": {cause.strerror or type(cause).__name__}"
+    elif "timed out" in str(exc):
+        text += ": timed out"
+    return f"{text} on {where}"
 
 
 def _not_watched() -> None:
@@ -113,7 +127,7 @@ def kill_connection(dsn: str, conn: pymysql.Connection[Any]) -> None:
     """End ``conn`` from another thread (a cancelled check): ``KILL`` its server thread
     from a second connection, which stops the statement running now and closes the
     session, so no later statement of the check can run on it either."""
-    admin = pymysql.connect(**connect_args(dsn), connect_timeout=5, autocommit=True)
+    admin = pymysql.connect(**mysql_connect_args(dsn), connect_timeout=5, autocommit=True)
     try:
         with admin.cursor() as cur:
             cur.execute("KILL %s", (int(conn.thread_id()),))

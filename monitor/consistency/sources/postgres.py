@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
@@ -13,8 +12,7 @@ from psycopg import errors as pg_errors
 from monitor.consistency.errors import SourceError
 from monitor.consistency.sources.dialects import PostgresDialect
 from monitor.consistency.sources.sql import Row, SqlSource
-
-_QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
+from monitor.redact import postgres_error
 
 
 class PostgresSource(SqlSource):
@@ -45,7 +43,7 @@ class PostgresSource(SqlSource):
                                    connect_timeout=max(1, int(self.config.timeout_seconds)),
                                    application_name="omniwatch-consistency")
         except psycopg.Error as exc:
-            raise SourceError(self.name, "connect", _first_line(exc)) from None
+            raise SourceError(self.name, "connect", postgres_error(exc, self.config.dsn)) from None
         rows: Iterator[Row] | None = None
         finished = False
         release = _not_watched
@@ -70,11 +68,11 @@ class PostgresSource(SqlSource):
                 yield batch
             finished = True
         except pg_errors.QueryCanceled as exc:
-            raise SourceError(self.name, "timeout", _first_line(exc)) from None
+            raise SourceError(self.name, "timeout", postgres_error(exc, self.config.dsn)) from None
         except psycopg.OperationalError as exc:
-            raise SourceError(self.name, "lost", _first_line(exc)) from None
+            raise SourceError(self.name, "lost", postgres_error(exc, self.config.dsn)) from None
         except psycopg.Error as exc:
-            raise SourceError(self.name, "query", _first_line(exc)) from None
+            raise SourceError(self.name, "query", postgres_error(exc, self.config.dsn)) from None
         finally:
             release()
             if rows is not None and not finished:
@@ -87,15 +85,6 @@ class PostgresSource(SqlSource):
                     if close is not None:
                         close()
             conn.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    # Driver messages can quote a failing row's values: keep the first line (DETAIL lines
-    # quote whole rows) and blank every quoted part ('value "138..." is out of range').
-    # Quoted names go too: a message without the column beats one with a phone number.
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return _QUOTED.sub(lambda m: m.group(0)[0] * 2, line)
 
 
 def _not_watched() -> None:

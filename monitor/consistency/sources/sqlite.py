@@ -47,7 +47,7 @@ class SqliteSource(SqlSource):
             conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                    check_same_thread=False)
         except sqlite3.Error as exc:
-            raise SourceError(self.name, "connect", str(exc)) from None
+            raise SourceError(self.name, "connect", _describe(exc, path)) from None
         deadline = time.monotonic() + self.config.timeout_seconds
         scope = self.cancel  # a cancelled check interrupts its statement the same way
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline or (
@@ -64,8 +64,16 @@ class SqliteSource(SqlSource):
                 yield batch
         except sqlite3.OperationalError as exc:
             reason = "timeout" if "interrupted" in str(exc) else "query"
-            raise SourceError(self.name, reason, str(exc)) from None
+            raise SourceError(self.name, reason, _describe(exc, path)) from None
         except sqlite3.Error as exc:
-            raise SourceError(self.name, "query", str(exc)) from None
+            raise SourceError(self.name, "query", _describe(exc, path)) from None
         finally:
             conn.close()
+
+
+def _describe(exc: sqlite3.Error, path: Path) -> str:
+    # SQLite's texts name the SQL's tokens and identifiers ("no such column: x"), never a
+    # row's values (unlike PostgreSQL's and MySQL's), so they are kept, with the code.
+    code = getattr(exc, "sqlite_errorname", None)
+    return f"{type(exc).__name__} ({code}): {exc} in {path.name}" if code else \
+        f"{type(exc).__name__}: {exc} in {path.name}"
