@@ -50,7 +50,10 @@ def render_reports(reports: Sequence[ConsistencyReport]) -> str:
         if worst:
             notes.append(f"{r.channel}: fields that differ: "
                          + ", ".join(f"{f} ({n})" for f, n in worst))
-        for s in [s for s in r.samples if s.outcome != Outcome.MATCH][:5]:
+        examples = [s for s in r.samples if s.outcome != Outcome.MATCH][:5]
+        if examples:  # under their own channel's heading, never the previous channel's
+            notes.append(f"{r.channel}: example keys (values masked):")
+        for s in examples:
             detail = s.reason or "; ".join(
                 f"{d.field}: {d.reference} vs {d.channel}" for d in s.diffs)
             notes.append(f"  {s.key}  {s.outcome}  {detail}".rstrip())
@@ -60,7 +63,8 @@ def render_reports(reports: Sequence[ConsistencyReport]) -> str:
 def write_mismatches(path: Path, reports: Sequence[ConsistencyReport]) -> int:
     """The sampled non-matching keys as CSV (masked values); returns rows written."""
     n = 0
-    with path.open("w", newline="", encoding="utf-8") as f:
+    # Keys with broken bytes (lone surrogates) are written escaped: \udcff.
+    with path.open("w", newline="", encoding="utf-8", errors="backslashreplace") as f:
         w = csv.writer(f)
         w.writerow(["reference", "channel", "key", "outcome", "field", "reference_value",
                     "channel_value", "reason"])
@@ -109,6 +113,11 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     cfg = config.consistency
+    if cfg.reference in (args.channel or ()):
+        print(f"omniwatch consistency: {cfg.reference!r} is the reference: every channel is "
+              f"compared with it; choose a channel to check (channels: "
+              f"{', '.join(cfg.channels)})", file=sys.stderr)
+        return EXIT_USAGE
     unknown = [c for c in args.channel or () if c not in cfg.channels]
     if unknown:
         print(f"omniwatch consistency: unknown channel {', '.join(map(repr, unknown))} "
@@ -143,6 +152,9 @@ def cmd_history(config: Config, args: argparse.Namespace) -> int:
                                          args.channel)
     finally:
         store.close()
+    for r in runs:
+        if not r["success"]:  # a failed run judged nothing: no counts to show
+            r.update(ratio=None, judged=None, counts=None, field_mismatches=None)
     if args.json:
         print(json.dumps({"runs": runs}, indent=2))
         return EXIT_OK
@@ -152,6 +164,7 @@ def cmd_history(config: Config, args: argparse.Namespace) -> int:
         status = "FAILED" if not r["success"] else (
             "OK" if r["ratio"] is not None and r["ratio"] >= r["objective"] else "BELOW")
         rows.append([time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started_at"])),
-                     r["channel"], r["mode"], ratio, str(r["judged"]), status])
+                     r["channel"], r["mode"], ratio,
+                     "-" if r["judged"] is None else str(r["judged"]), status])
     print("\n".join(format_table(rows)))
     return EXIT_OK

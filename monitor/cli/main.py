@@ -11,6 +11,7 @@ its database drivers (``bench/startup.py``).
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Callable, Sequence
 
@@ -69,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitor.logs import setup_logging  # after parsing: --help and --version skip it
 
     setup_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", "info"))
+    # A key with a broken byte (kept as a lone surrogate) or a name the terminal's encoding
+    # lacks is escaped (\udcff), never a UnicodeEncodeError halfway through a report.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

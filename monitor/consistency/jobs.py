@@ -39,6 +39,8 @@ def history_row(report: ConsistencyReport) -> dict[str, Any]:
     """What the history store keeps of ``report``: counts, never a value."""
     doc = report_to_dict(report)
     doc.pop("samples", None)
+    if not report.success:  # the table's columns are NOT NULL: empty, not partial, counts
+        doc.update(judged=0, counts={}, field_mismatches={})
     doc["started_at_ts"] = report.started_at.timestamp()
     return doc
 

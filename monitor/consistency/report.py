@@ -94,15 +94,24 @@ class Tally:
     def finish(self, *, mode: str, started_at: datetime, duration_seconds: float,
                objective: float, interval: tuple[float, float] | None = None,
                next_watermark: datetime | None = None) -> ConsistencyReport:
-        """The frozen report."""
+        """The frozen report.
+
+        A failed check carries no outcome counts, field mismatches, samples or interval:
+        they would describe the part read before the failure, never the channel.  Only
+        ``rows_read`` stays, to tell how far it got.
+        """
+        failed = self.error is not None
         return ConsistencyReport(
             reference=self.reference, channel=self.channel, mode=mode, started_at=started_at,
             duration_seconds=duration_seconds, objective=objective,
-            counts=MappingProxyType(dict(self.counts)),
-            field_mismatches=MappingProxyType(dict(sorted(self.field_mismatches.items()))),
-            samples=tuple(self.samples), rows_read=MappingProxyType(dict(self.rows_read)),
-            rows_checksummed=self.rows_checksummed, error=self.error, interval=interval,
-            next_watermark=next_watermark if self.error is None else None,
+            counts=MappingProxyType({} if failed else dict(self.counts)),
+            field_mismatches=MappingProxyType(
+                {} if failed else dict(sorted(self.field_mismatches.items()))),
+            samples=() if failed else tuple(self.samples),
+            rows_read=MappingProxyType(dict(self.rows_read)),
+            rows_checksummed=self.rows_checksummed, error=self.error,
+            interval=None if failed else interval,
+            next_watermark=None if failed else next_watermark,
         )
 
 
@@ -135,9 +144,10 @@ def report_to_dict(report: ConsistencyReport) -> dict[str, Any]:
         "interval95": list(report.interval) if report.interval else None,
         "objective": report.objective,
         "meets_objective": report.meets_objective,
-        "judged": report.judged,
-        "counts": counts(report.counts),
-        "field_mismatches": counts(report.field_mismatches),
+        # A failed run has no judged keys, counts or fields: null, never partial numbers.
+        "judged": report.judged if report.success else None,
+        "counts": counts(report.counts) if report.success else None,
+        "field_mismatches": counts(report.field_mismatches) if report.success else None,
         "rows_read": counts(report.rows_read),
         "rows_checksummed": report.rows_checksummed,
         "started_at": report.started_at.isoformat(),

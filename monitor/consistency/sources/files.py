@@ -2,7 +2,8 @@
 
 Exports are read as UTF-8 with broken bytes kept as lone surrogates, which the customer
 schema rejects: a bad row is counted ``invalid``, the file is still read to the end.  A
-line that is not a record at all (wrong field count, not JSON) has no usable key and is
+CSV row with the wrong number of fields is counted invalid under its key (once: its key
+is not also ``missing``); a line that is not a record at all (not JSON, no key) is
 counted invalid too.  Sort exports in byte order (``LC_ALL=C sort``); an unsorted file
 fails the check loudly.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from monitor.consistency.errors import SourceError
-from monitor.consistency.model import Key, SourceConfig, SourceRecord
+from monitor.consistency.model import Key, SourceConfig, SourceRecord, Unreadable
 from monitor.consistency.sources.base import (
     Layout,
     changed_since,
@@ -84,7 +85,12 @@ class CsvSource(_FileSource):
                 width = len(header)
                 for row in reader:
                     if len(row) != width:
-                        yield SourceRecord(self._unkeyed, self._blank, None)
+                        # The row is counted once, invalid, under its key when it has one:
+                        # an unkeyed record would also leave its key "missing".
+                        bad = Unreadable(f"the row has {len(row)} fields, the header {width}")
+                        key = (tuple(row[i] or None for i in ki)
+                               if all(i < len(row) for i in ki) else self._unkeyed)
+                        yield SourceRecord(key, (bad,) * len(vi), None)
                         continue
                     key = tuple(row[i] or None for i in ki)
                     values = self.layout.hash_in_python(tuple(row[i] for i in vi))
