@@ -3,8 +3,11 @@
 No I/O and no clocks: the http probe reads the response, these functions judge it.
 Every check returns ``None`` when the expectation holds, otherwise a
 ``(reason, message)`` pair whose reason is one of :data:`probes.result.REASONS`.
-Messages name what failed (a status, a JSON path, a schema keyword) but never echo a
-body value or a header value: bodies may carry personal data and tokens.
+Messages name what failed (a status, a JSON path, a schema keyword) but never echo the
+body or a header value: bodies may carry personal data and tokens.  The one exception is
+the value found at a JSON path the configuration names (``"status": "DOWN"``): a field
+the author chose to check, shown only when it is a scalar and cut to
+:data:`MAX_SHOWN_VALUE_CHARS`, as an on-call engineer needs it to see what went wrong.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from probes.result import REASON_BODY_MISMATCH, REASON_HTTP_STATUS, REASON_SCHEM
 Failure = tuple[str, str]
 
 _MISSING: Final = object()
+MAX_SHOWN_VALUE_CHARS: Final = 64
 
 
 def status_ok(status: int, expected: Sequence[int]) -> bool:
@@ -90,8 +94,21 @@ def check_json_fields(document: Any, fields: Mapping[str, Any]) -> Failure | Non
         if actual is _MISSING:
             return REASON_BODY_MISMATCH, f"json field {path} is missing"
         if not same_json_value(actual, expected):
-            return REASON_BODY_MISMATCH, f"json field {path} has an unexpected value"
+            return REASON_BODY_MISMATCH, (f"json field {path} is {shown_json(actual)}, "
+                                          f"expected {shown_json(expected)}")
     return None
+
+
+def shown_json(value: Any) -> str:
+    """A scalar as JSON, cut to :data:`MAX_SHOWN_VALUE_CHARS`; a container only by kind."""
+    if isinstance(value, Mapping):
+        return f"an object ({len(value)} keys)"
+    if isinstance(value, list):
+        return f"an array ({len(value)} items)"
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) > MAX_SHOWN_VALUE_CHARS:
+        text = text[:MAX_SHOWN_VALUE_CHARS - 1] + "…"
+    return text
 
 
 def check_schema(document: Any, schema: Mapping[str, Any]) -> Failure | None:

@@ -14,10 +14,12 @@ expected is a mismatch, even when its rcode is SERVFAIL:
 - ``connect_refused``: the server refused (ICMP port unreachable for UDP, RST for TCP).
 - ``connect_error``: another network error reaching the server.
 - ``dns``: the server's host name does not resolve, or the system resolver has no usable
-  configuration or got no reply from any of its name servers.
+  configuration or got no reply from any of its name servers; or the reply is NXDOMAIN
+  (the name does not exist) when ``expect_rcode`` is not NXDOMAIN.
 - ``protocol``: the reply is not valid DNS, does not answer the question, or the server
   closed a TCP connection without replying; also an invalid question or answer pattern.
-- ``body_mismatch``: the rcode is not ``expect_rcode``, or an expected answer is missing.
+- ``body_mismatch``: the rcode is not ``expect_rcode`` (other than an unexpected
+  NXDOMAIN), or an expected answer is missing; the message lists the answers received.
 
 Matching answers: each entry of ``expect_answers`` must match at least one record of the
 answer section.  A plain entry equals the record's text (``rdata.to_text()``, except TXT,
@@ -70,6 +72,7 @@ from probes.tcp import (
 )
 
 _MAX_ANSWERS_DETAIL_CHARS = 512
+_MAX_ANSWERS_MESSAGE_CHARS = 200
 
 
 def answer_texts(response: dns.message.Message) -> list[str]:
@@ -100,8 +103,20 @@ def response_problem(response: dns.message.Message, expected_rcode: dns.rcode.Rc
     texts = answer_texts(response)
     missing = [e for e in expected_answers if not any(answer_matches(e, t) for t in texts)]
     if missing:
-        return f"answer lacks {', '.join(map(repr, missing))} ({len(texts)} records)"
+        got = ", ".join(sorted(texts))
+        if len(got) > _MAX_ANSWERS_MESSAGE_CHARS:
+            got = got[:_MAX_ANSWERS_MESSAGE_CHARS - 1] + "…"
+        return (f"answer lacks {', '.join(map(repr, missing))} "
+                f"(got {len(texts)} records{': ' + got if got else ''})")
     return None
+
+
+def problem_reason(response: dns.message.Message, expected_rcode: dns.rcode.Rcode) -> str:
+    """The reason of a reply that fails: ``dns`` for an unexpected NXDOMAIN (the name does
+    not exist, a resolution failure as for every other probe), else ``body_mismatch``."""
+    if response.rcode() == dns.rcode.NXDOMAIN and expected_rcode != dns.rcode.NXDOMAIN:
+        return REASON_DNS
+    return REASON_BODY_MISMATCH
 
 
 def response_details(response: dns.message.Message) -> dict[str, str]:
@@ -210,5 +225,6 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     details.update(response_details(reply))
     problem = response_problem(reply, expected_rcode, spec.expect_answers)
     if problem is not None:
-        return failed(ProbeFailure(REASON_BODY_MISMATCH, problem), clock, details=details)
+        return failed(ProbeFailure(problem_reason(reply, expected_rcode), problem), clock,
+                      details=details)
     return succeeded(target, clock, details=details)

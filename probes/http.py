@@ -109,7 +109,10 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     try:
         ssl_context = ctx.ssl_contexts.get(spec.tls)
     except OSError as exc:  # ssl.SSLError included: a missing or unreadable CA/cert file
-        return failure(REASON_TLS, f"cannot load TLS files: {os_reason(exc)}",
+        files = ", ".join(f"{k} {v}" for k, v in (
+            ("ca_file", spec.tls.ca_file), ("cert_file", spec.tls.cert_file),
+            ("key_file", spec.tls.key_file)) if v)
+        return failure(REASON_TLS, f"cannot load TLS files ({files}): {os_reason(exc)}",
                        time.perf_counter() - start, phases=timeline.phases,
                        started_at=started_at)
     result_of: dict[str, Any] = {}  # status and details of a response, if one arrived

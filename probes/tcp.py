@@ -87,23 +87,33 @@ class PhaseClock:
         return time.perf_counter() - self.start
 
 
-def classify_error(phase: str, exc: OSError) -> tuple[str, str]:
-    """The reason and message for a network error raised while ``phase`` was running."""
+def where(host: str, port: int) -> str:
+    """``host:port`` (``[v6]:port`` for an IPv6 address), as messages name a peer."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def classify_error(phase: str, exc: OSError, at: str | None = None) -> tuple[str, str]:
+    """The reason and message for a network error raised while ``phase`` was running.
+
+    ``at`` (``host:port``) names the peer in the message, so a refusal says whose.
+    """
     # OpenSSL's short texts first: "certificate has expired", "WRONG_VERSION_NUMBER".
     text = (getattr(exc, "verify_message", None) or getattr(exc, "reason", None)
             or exc.strerror or str(exc) or type(exc).__name__)
+    peer = f" {at}" if at else ""
     if isinstance(exc, TimeoutError):  # the kernel's ETIMEDOUT, not our deadline
-        return REASON_TIMEOUT, f"{phase}: {text}"
+        return REASON_TIMEOUT, f"{phase}{peer}: {text}"
     if isinstance(exc, socket.gaierror):
         return REASON_DNS, f"cannot resolve: {text}"
     # Whatever breaks a handshake (even a reset from a plain-TCP peer) is a TLS failure.
     if phase == "tls":
-        return REASON_TLS, f"TLS handshake: {text}"
+        return REASON_TLS, f"TLS handshake{' with' + peer if at else ''}: {text}"
     if isinstance(exc, ssl.SSLError):
-        return REASON_TLS, f"TLS during {phase}: {text}"
+        return REASON_TLS, f"TLS during {phase}{' with' + peer if at else ''}: {text}"
     if isinstance(exc, ConnectionRefusedError):
-        return REASON_CONNECT_REFUSED, "connection refused"
-    return REASON_CONNECT_ERROR, f"{phase}: {text}"
+        return REASON_CONNECT_REFUSED, f"connection to {at} refused" if at else \
+            "connection refused"
+    return REASON_CONNECT_ERROR, f"{phase}{peer}: {text}"
 
 
 async def resolve(host: str, port: int, clock: PhaseClock) -> str:
@@ -170,7 +180,7 @@ async def connect(
     try:
         reader, writer = await asyncio.open_connection(address, port)
     except OSError as exc:
-        raise ProbeFailure(*classify_error("connect", exc)) from exc
+        raise ProbeFailure(*classify_error("connect", exc, where(host, port))) from exc
     clock.end()
     conn = Connection(reader, writer, address)
     if ssl_context is None:
@@ -181,7 +191,7 @@ async def connect(
     except BaseException as exc:  # the deadline's cancellation too: never leak the socket
         conn.abort()
         if isinstance(exc, OSError):
-            raise ProbeFailure(*classify_error("tls", exc)) from exc
+            raise ProbeFailure(*classify_error("tls", exc, where(host, port))) from exc
         raise
     clock.end()
     return conn
@@ -276,7 +286,8 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
                     details["bytes_read"] = str(
                         await read_until(conn.reader, pattern, spec.max_read_bytes, clock))
             except OSError as exc:
-                raise ProbeFailure(*classify_error(clock.current, exc)) from exc
+                raise ProbeFailure(*classify_error(clock.current, exc,
+                                                   where(spec.host, spec.port))) from exc
     except ProbeFailure as exc:
         return failed(exc, clock, cert_expiry_timestamp=expiry, details=details)
     except TimeoutError:

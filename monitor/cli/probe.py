@@ -11,8 +11,9 @@ import asyncio
 import json
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor.cli.common import EXIT_USAGE, print_config_error
@@ -43,6 +44,8 @@ def adhoc_target(url: str, args: argparse.Namespace) -> Target:
     parts = urlsplit(url)
     timeout = parse_duration(args.timeout)
     latency = parse_duration(args.latency) if args.latency else None
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise UsageError(f"--ca-file {args.ca_file}: no such file")
     tls = TlsClientConfig(ca_file=args.ca_file, insecure_skip_verify=args.insecure)
     if parts.scheme in ("http", "https"):
         headers = []
@@ -83,6 +86,15 @@ def adhoc_target(url: str, args: argparse.Namespace) -> Target:
     name = netloc_without_userinfo(url) or without_userinfo(url)
     return Target(name=name, channel="adhoc", kind=kind, spec=spec, timeout_seconds=timeout,
                   interval_seconds=max(timeout, 1.0), confirm=args.confirm)
+
+
+def _names(names: Iterable[str], most: int = 20) -> str:
+    """Sorted ``names`` for a message, at most ``most`` of them."""
+    known = sorted(names)
+    if not known:
+        return "none"
+    more = f", … and {len(known) - most} more" if len(known) > most else ""
+    return ", ".join(known[:most]) + more
 
 
 def _ms(seconds: float | None) -> str:
@@ -205,7 +217,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             if args.target:
                 for name in args.target:
                     if config.target(name) is None:
-                        raise UsageError(f"unknown target {name!r} in {args.config}")
+                        raise UsageError(f"unknown target {name!r} in {args.config} "
+                                         f"(known: {_names(t.name for t in config.targets)})")
                 chosen = [t for t in chosen if t.name in args.target]
             if not chosen:
                 raise UsageError("no targets selected")

@@ -87,7 +87,8 @@ async def test_missing_answer_is_body_mismatch(ctx: ProbeContext, port: int) -> 
     result = await dns_probe.probe(target(port, "ok.bank.test",
                                           expect_answers=("127.0.0.1", "10.9.9.9")), ctx)
     assert (result.success, result.reason) == (False, "body_mismatch")
-    assert result.message == "answer lacks '10.9.9.9' (2 records)"
+    # The answers received are shown (issue 8), sorted as in the details.
+    assert result.message == "answer lacks '10.9.9.9' (got 2 records: 127.0.0.1, 127.0.0.2)"
     assert result.details["answer_count"] == "2"
 
 
@@ -100,8 +101,11 @@ async def test_no_data_is_noerror_without_answers(ctx: ProbeContext, port: int) 
 async def test_nxdomain(ctx: ProbeContext, port: int) -> None:
     unexpected = await dns_probe.probe(target(port, "nope.bank.test"), ctx)
     expected = await dns_probe.probe(target(port, "nope.bank.test", expect_rcode="NXDOMAIN"), ctx)
-    assert unexpected.reason == "body_mismatch"
+    # Issue 8: a name that does not exist is a resolution failure, reason ``dns`` (it was
+    # ``body_mismatch``), like an unresolvable host for every other probe.
+    assert unexpected.reason == "dns"
     assert unexpected.message == "rcode NXDOMAIN, expected NOERROR"
+    assert unexpected.details["rcode"] == "NXDOMAIN"
     assert expected.success
 
 
@@ -289,7 +293,15 @@ def test_response_problem() -> None:
     assert response_problem(ok, dns.rcode.NOERROR, ("10.0.0.1",)) is None
     assert response_problem(ok, dns.rcode.NXDOMAIN, ()) == "rcode NOERROR, expected NXDOMAIN"
     assert response_problem(ok, dns.rcode.NOERROR, ("10.0.0.2", "~x")) \
-        == "answer lacks '10.0.0.2', '~x' (1 records)"
+        == "answer lacks '10.0.0.2', '~x' (got 1 records: 10.0.0.1)"
+    empty = _reply("A")
+    assert response_problem(empty, dns.rcode.NOERROR, ("10.0.0.2",)) \
+        == "answer lacks '10.0.0.2' (got 0 records)"
+    many = _reply("A", *(f"10.0.{i // 256}.{i % 256}" for i in range(100)))
+    capped = response_problem(many, dns.rcode.NOERROR, ("10.9.9.9",))
+    assert capped is not None
+    assert capped.endswith("…)")
+    assert len(capped) < 260
 
 
 def test_response_details_caps_answers() -> None:

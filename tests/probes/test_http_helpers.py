@@ -234,3 +234,15 @@ def test_classify_messages() -> None:
     ]
     for exc, stage, hop, expected in cases:
         assert classify(exc, stage, hop) == expected
+
+
+def test_shown_json_values_are_capped_and_containers_hidden() -> None:
+    from probes._http_expect import MAX_SHOWN_VALUE_CHARS, shown_json
+
+    assert shown_json("DOWN") == '"DOWN"'
+    assert shown_json(None) == "null"
+    long = shown_json("x" * 500)
+    assert len(long) == MAX_SHOWN_VALUE_CHARS
+    assert long.endswith("…")
+    assert shown_json({"name": "Zhang San", "phone": "13800138000"}) == "an object (2 keys)"
+    assert shown_json(["13800138000"]) == "an array (1 items)"

@@ -137,8 +137,11 @@ async def test_hanging_peer_times_out_on_time_and_is_released(ctx: ProbeContext)
 
 
 async def test_refused_port(ctx: ProbeContext) -> None:
-    result = await tcp.probe(target(closed_port()), ctx)
-    assert (result.reason, result.message) == ("connect_refused", "connection refused")
+    port = closed_port()
+    result = await tcp.probe(target(port), ctx)
+    # The refusal names the address refused (issue 8).
+    assert (result.reason, result.message) == ("connect_refused",
+                                               f"connection to 127.0.0.1:{port} refused")
 
 
 async def test_unresolvable_host_is_dns(ctx: ProbeContext) -> None:
@@ -157,7 +160,7 @@ async def test_reset_mid_exchange_is_connect_error(ctx: ProbeContext) -> None:
     async with tcp_server(reset) as served:
         result = await tcp.probe(target(served.port, expect_regex="."), ctx)
     assert result.reason == "connect_error"
-    assert result.message.startswith("first_byte:")
+    assert result.message.startswith(f"first_byte 127.0.0.1:{served.port}: ")
 
 
 async def test_latency_over_threshold_is_degraded(ctx: ProbeContext) -> None:
@@ -258,7 +261,11 @@ def test_classify_verification_error_uses_openssl_message() -> None:
     exc = ssl.SSLCertVerificationError(1, "verify failed")
     exc.verify_message = "certificate has expired"
     assert classify_error("tls", exc) == ("tls", "TLS handshake: certificate has expired")
-
+    assert classify_error("tls", exc, "[::1]:443") == (
+        "tls", "TLS handshake with [::1]:443: certificate has expired")
+    refused = ConnectionRefusedError(111, "refused")
+    assert classify_error("connect", refused, "10.1.2.3:8583") == (
+        "connect_refused", "connection to 10.1.2.3:8583 refused")
 
 def test_encode_payload() -> None:
     assert encode_payload(None) == b""

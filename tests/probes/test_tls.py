@@ -84,7 +84,7 @@ async def test_expired_certificate_reports_its_expiry(ctx: ProbeContext, pki: Pk
     async with tcp_server(hang, ssl_context=server) as served:
         result = await tls.probe(target(served.port, tls_config=trusted), ctx)
     assert (result.success, result.reason) == (False, "tls")
-    assert result.message == "TLS handshake: certificate has expired"
+    assert result.message == f"TLS handshake with 127.0.0.1:{served.port}: certificate has expired"
     assert result.cert_expiry_timestamp == not_after.timestamp()
     assert result.details["subject_cn"] == "bank.test"
 
@@ -200,7 +200,7 @@ async def test_peer_closing_during_handshake_is_tls(ctx: ProbeContext) -> None:
     async with tcp_server(close_at_once) as served:
         result = await tls.probe(target(served.port), ctx)
     assert result.reason == "tls"
-    assert result.message.startswith("TLS handshake: ")
+    assert result.message.startswith(f"TLS handshake with 127.0.0.1:{served.port}: ")
     assert result.cert_expiry_timestamp is None
 
 
