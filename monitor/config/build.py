@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from monitor.config.cron import CronSchedule
+from monitor.config.lenient import SKIPPED
 from monitor.config.model import (
     DEFAULT_INTERVAL_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
@@ -44,12 +45,16 @@ from monitor.config.values import (
     format_duration,
     format_path,
     parse_duration,
+    parse_listen,
     parse_objective,
     show,
 )
 from monitor.redact import DsnError, postgres_facts
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+T = TypeVar("T")
+P = ParamSpec("P")
+
 
 class _Defaults(NamedTuple):
     interval: float
@@ -58,12 +63,29 @@ class _Defaults(NamedTuple):
 
 
 class Builder:
-    """Turns a schema-valid document into typed config, collecting cross-field problems."""
+    """Turns a schema-valid document into typed config, collecting cross-field problems.
 
-    def __init__(self, base_dir: Path, originals: Mapping[PathT, str]) -> None:
+    ``lenient`` is for a document the schema refused (its refused values taken out): the
+    checks still run where they can, and a part the builder cannot read is skipped.
+    """
+
+    def __init__(self, base_dir: Path, originals: Mapping[PathT, str], *,
+                 lenient: bool = False) -> None:
         self.base_dir = base_dir
         self.originals = originals
+        self.lenient = lenient
         self.problems: list[tuple[PathT, str]] = []
+
+    def part(self, fallback: T, build: Callable[P, T], /, *args: P.args,
+             **kwargs: P.kwargs) -> T:
+        """``build(...)``; when lenient, ``fallback`` if that part is not in shape to be
+        read (the schema reported why).  Strict, every exception is a bug and propagates."""
+        if not self.lenient:
+            return build(*args, **kwargs)
+        try:
+            return build(*args, **kwargs)
+        except SKIPPED:
+            return fallback
 
     def problem(self, path: PathT, message: str) -> None:
         self.problems.append((path, message))
@@ -73,17 +95,18 @@ class Builder:
 
     def build(self, doc: Mapping[str, Any], source: str) -> Config:
         """One call per section; a new section adds one line here and one ``$defs`` entry."""
-        defaults = self.defaults(doc.get("defaults", {}))
-        slo = self.slo(doc.get("slo", {}))
-        channels = self.channels(doc.get("channels", {}), defaults, slo)
+        defaults = self.part(_Defaults(DEFAULT_INTERVAL_SECONDS, DEFAULT_TIMEOUT_SECONDS, 0),
+                             self.defaults, doc.get("defaults", {}))
+        slo = self.part(SloConfig(), self.slo, doc.get("slo", {}))
+        no_channels: tuple[Channel, ...] = ()
+        channels = self.part(no_channels, self.channels, doc.get("channels", {}), defaults, slo)
         return Config(
             channels=channels,
-            store=self.store(doc.get("store", {})),
-            server=self.server_limits(self.server(doc.get("server", {})),
-                                      doc.get("server", {})),
-            scheduler=self.scheduler(doc.get("scheduler", {})),
+            store=self.part(StoreConfig(), self.store, doc.get("store", {})),
+            server=self.part(ServerConfig(), self.server_section, doc.get("server", {})),
+            scheduler=self.part(SchedulerConfig(), self.scheduler, doc.get("scheduler", {})),
             slo=slo,
-            maintenance=self.maintenance(doc.get("maintenance", []), channels),
+            maintenance=self.part((), self.maintenance, doc.get("maintenance", []), channels),
             source=source,
         )
 
@@ -177,24 +200,31 @@ class Builder:
             targets = []
             for i, traw in enumerate(craw.get("targets", [])):
                 tpath: PathT = (*cpath, "targets", i)
-                name = traw["name"]
-                if name in seen:
-                    self.problem((*tpath, "name"), f"duplicate target name {name!r} "
-                                 f"(first defined at {seen[name]})")
-                seen.setdefault(name, format_path(tpath))
-                target = self.target(traw, cname, tpath, defaults)
-                if "slo" in traw:
-                    target = replace(target, slo=self.slo_override(
-                        traw["slo"], (*tpath, "slo"), channel_slo))
-                targets.append(target)
+                target = self.part(None, self.named_target, traw, cname, tpath, defaults,
+                                   channel_slo, seen)
+                if target is not None:
+                    targets.append(target)
             hours = craw.get("service_hours")
             channels.append(Channel(
                 name=cname, targets=tuple(targets),
-                service_hours=None if hours is None
-                else self.service_hours(hours, (*cpath, "service_hours")),
+                service_hours=None if hours is None else self.part(
+                    None, self.service_hours, hours, (*cpath, "service_hours")),
                 slo=channel_slo,
             ))
         return tuple(channels)
+
+    def named_target(self, raw: Mapping[str, Any], channel: str, path: PathT, d: _Defaults,
+                     channel_slo: SloConfig, seen: dict[str, str]) -> Target:
+        name = raw["name"]
+        if name in seen:
+            self.problem((*path, "name"), f"duplicate target name {name!r} "
+                         f"(first defined at {seen[name]})")
+        seen.setdefault(name, format_path(path))
+        target = self.target(raw, channel, path, d)
+        if "slo" in raw:
+            target = replace(target, slo=self.slo_override(raw["slo"], (*path, "slo"),
+                                                           channel_slo))
+        return target
 
     def target(self, raw: Mapping[str, Any], channel: str, path: PathT, d: _Defaults) -> Target:
         before = len(self.problems)
@@ -350,11 +380,15 @@ class Builder:
     def server(self, raw: Mapping[str, Any]) -> ServerConfig:
         if "listen" not in raw:
             return ServerConfig()
-        host, _, port = raw["listen"].rpartition(":")
-        if int(port) > 65535:
-            self.problem(("server", "listen"), f"port {port} is out of range (0-65535)")
+        try:
+            host, port = parse_listen(raw["listen"])
+        except ValueError as exc:
+            self.problem(("server", "listen"), str(exc))
             return ServerConfig()
-        return ServerConfig(host=host.strip("[]"), port=int(port))
+        return ServerConfig(host=host, port=port)
+
+    def server_section(self, raw: Mapping[str, Any]) -> ServerConfig:
+        return self.server_limits(self.server(raw), raw)
 
     def server_limits(self, server: ServerConfig, raw: Mapping[str, Any]) -> ServerConfig:
         default = ServerConfig()
@@ -414,34 +448,36 @@ class Builder:
                     channels: tuple[Channel, ...]) -> tuple[MaintenanceConfig, ...]:
         channel_names = {c.name for c in channels}
         target_names = {t.name for c in channels for t in c.targets}
-        out = []
-        for i, w in enumerate(raw):
-            path: PathT = ("maintenance", i)
-            tz = w.get("tz", "UTC")
-            self.time_zone(tz, (*path, "tz"))
-            for key, known in (("channels", channel_names), ("targets", target_names)):
-                for j, name in enumerate(w.get(key, [])):
-                    if name not in known:
-                        self.problem((*path, key, j), f"unknown {key[:-1]} {name!r}")
-            start = end = None
-            if "cron" in w:
-                try:
-                    CronSchedule.parse(w["cron"])
-                except ValueError as exc:
-                    self.problem((*path, "cron"), str(exc))
-            else:
-                start = self.timestamp(w["start"], tz, (*path, "start"))
-                end = self.timestamp(w["end"], tz, (*path, "end"))
-                if start is not None and end is not None and end <= start:
-                    self.problem((*path, "end"), "end must be after start")
-            out.append(MaintenanceConfig(
-                name=w["name"], start=start, end=end, cron=w.get("cron"),
-                duration_seconds=self.duration(w.get("duration"), (*path, "duration"), 0.0)
-                if "duration" in w else 0.0,
-                tz=tz, channels=frozenset(w.get("channels", [])),
-                targets=frozenset(w.get("targets", [])),
-            ))
-        return tuple(out)
+        found = (self.part(None, self.window, w, ("maintenance", i), channel_names,
+                           target_names) for i, w in enumerate(raw))
+        return tuple(w for w in found if w is not None)
+
+    def window(self, w: Mapping[str, Any], path: PathT, channel_names: set[str],
+               target_names: set[str]) -> MaintenanceConfig:
+        tz = w.get("tz", "UTC")
+        self.time_zone(tz, (*path, "tz"))
+        for key, known in (("channels", channel_names), ("targets", target_names)):
+            for j, name in enumerate(w.get(key, [])):
+                if name not in known:
+                    self.problem((*path, key, j), f"unknown {key[:-1]} {name!r}")
+        start = end = None
+        if "cron" in w:
+            try:
+                CronSchedule.parse(w["cron"])
+            except ValueError as exc:
+                self.problem((*path, "cron"), str(exc))
+        else:
+            start = self.timestamp(w["start"], tz, (*path, "start"))
+            end = self.timestamp(w["end"], tz, (*path, "end"))
+            if start is not None and end is not None and end <= start:
+                self.problem((*path, "end"), "end must be after start")
+        return MaintenanceConfig(
+            name=w["name"], start=start, end=end, cron=w.get("cron"),
+            duration_seconds=self.duration(w.get("duration"), (*path, "duration"), 0.0)
+            if "duration" in w else 0.0,
+            tz=tz, channels=frozenset(w.get("channels", [])),
+            targets=frozenset(w.get("targets", [])),
+        )
 
     def timestamp(self, raw: str, tz: str, path: PathT) -> float | None:
         try:

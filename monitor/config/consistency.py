@@ -9,6 +9,7 @@ substituted by the caller (the loader does it for the whole file).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from typing import Any
 import jsonschema
 
 from monitor.config.errors import ConfigError, ConfigProblem
+from monitor.config.lenient import SKIPPED, bad_paths, news, prune
 from monitor.config.values import format_path, parse_duration, parse_objective
 from monitor.consistency.model import (
     ChecksumSettings,
@@ -240,10 +242,16 @@ def build_consistency(raw: Any, file: str = "<string>", base_dir: Path | None = 
     Raises :class:`monitor.config.ConfigError` listing every problem.
     """
     problems = schema_problems(raw, file)
-    if problems:
-        raise ConfigError(problems)
     builder = _Builder(file, base_dir or Path.cwd())
-    config = builder.build(raw)
-    if builder.problems:
-        raise ConfigError(builder.problems)
-    return config
+    if not problems:
+        config = builder.build(raw)
+        if builder.problems:
+            raise ConfigError(builder.problems)
+        return config
+    # Both layers, as the loader does (monitor.config.lenient): the cross-field checks on
+    # what the schema did not refuse, skipping what cannot be read.
+    errors = list(jsonschema.Draft202012Validator(consistency_schema()).iter_errors(raw))
+    refused = bad_paths(errors)
+    with contextlib.suppress(*SKIPPED):
+        builder.build(prune(raw, refused))
+    raise ConfigError([*problems, *news(builder.problems, refused, (SECTION,))])

@@ -4,7 +4,8 @@ Two layers, as blackbox_exporter does it.  The JSON Schema in ``schemas/`` check
 (unknown keys are always rejected); :mod:`monitor.config.messages` words each failure.
 Once the shape is right, :mod:`monitor.config.build` runs the cross-field checks and builds
 the frozen dataclasses of :mod:`monitor.config.model`; the ``consistency:`` section has its
-own schema and builder, :mod:`monitor.config.consistency`.  Every problem of a layer is reported at
+own schema and builder, :mod:`monitor.config.consistency`.  Both layers run even when the
+first finds problems (:mod:`monitor.config.lenient`), so every problem is reported at
 once, one line each, sorted by path::
 
     omniwatch.yaml: channels.app.targets[2].url: 'ftp://x' is not an http(s) URL
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config.errors import ConfigError, ConfigProblem
+from monitor.config.lenient import news
 from monitor.config.model import Config
 from monitor.config.values import TOP_LEVEL, PathT, format_path, show
 
@@ -101,17 +103,21 @@ class _Env:
         return _ENV_REF.sub(repl, node)
 
 
-def _schema_problems(doc: Any, env: _Env) -> list[tuple[PathT, str]]:
+def _schema_problems(doc: Any, env: _Env) -> tuple[list[tuple[PathT, str]], list[PathT]]:
+    """The shape problems of ``doc``, and the paths of the values they refuse."""
+    from monitor.config.lenient import bad_paths
     from monitor.config.messages import explain, location
 
     validator, locations = _validator()
+    errors = list(validator.iter_errors(doc))
     bad_env = {p for p, _ in env.problems}
-    return [
+    found = [
         (path, message)
-        for error in validator.iter_errors(doc)
+        for error in errors
         for path, message in explain(error, location(error, locations), env.originals)
         if path not in bad_env
     ]
+    return found, [*bad_env, *bad_paths(errors)]
 
 
 def _located(file: str, found: Iterable[tuple[PathT, str]]) -> list[ConfigProblem]:
@@ -124,42 +130,59 @@ def parse_config(
 ) -> Config:
     """Parse and validate configuration ``text``; raise :class:`ConfigError` listing all faults.
 
-    An empty document is the embedded defaults with no targets.  ``base_dir`` anchors
+    An empty document (or one of comments only) is refused: it is almost always the wrong
+    file, and a monitor of nothing would report every SLO as met.  ``base_dir`` anchors
     relative file names (the current directory when omitted).
     """
     # Imported here, as are jsonschema and the builder: `omniwatch probe URL` and `--help`
     # never read a file, so they never pay for PyYAML and the cross-field checks.
-    from monitor.config.build import Builder
     from monitor.config.yaml12 import read_yaml
 
     doc = read_yaml(text, file)
     if doc is None:
-        doc = {}
+        raise ConfigError([ConfigProblem(
+            file, TOP_LEVEL, "the file is empty (no channels, store or any other section)")])
     if not isinstance(doc, dict):
         raise ConfigError([ConfigProblem(
             file, TOP_LEVEL, f"expected a mapping of sections (channels, store, ...), "
                              f"got {show(doc)}")])
     subst = _Env(os.environ if env is None else env)
     doc = subst.substitute(doc)
-    problems = _located(file, [*subst.problems, *_schema_problems(doc, subst)])
+    shape, refused = _schema_problems(doc, subst)
+    shape_problems = _located(file, [*subst.problems, *shape])
+    if shape_problems:
+        # Both layers, so that one run lists everything: the builder sees the document
+        # without the refused values and skips what it still cannot read.
+        from monitor.config.lenient import prune
+
+        doc = prune(doc, refused)
+    config, semantic = _build(doc, file, base_dir or Path.cwd(), subst.originals,
+                              lenient=bool(shape_problems))
+    problems = [*shape_problems, *news(semantic, refused)]
     if problems:
         raise ConfigError(problems)
-    builder = Builder(base_dir or Path.cwd(), subst.originals)
+    return config
+
+
+def _build(doc: dict[str, Any], file: str, base_dir: Path, originals: Mapping[PathT, str], *,
+           lenient: bool) -> tuple[Config, list[ConfigProblem]]:
+    """The typed config and the cross-field problems of both builders."""
+    from monitor.config.build import Builder
+
+    builder = Builder(base_dir, originals, lenient=lenient)
     config = builder.build(doc, file)
     problems = _located(file, builder.problems)
-    if "consistency" in doc:
+    if isinstance(doc.get("consistency"), dict):
         # Imported here: a file without the section never loads the consistency engine's
         # normalisers and record schema.
         from monitor.config.consistency import build_consistency
 
         try:
             config = dataclasses.replace(config, consistency=build_consistency(
-                doc["consistency"], file, base_dir or Path.cwd()))
+                doc["consistency"], file, base_dir))
         except ConfigError as exc:
             problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
-    return config
+    return config, problems
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:

@@ -47,6 +47,38 @@ def parse_duration(value: str | float) -> float:
     return float(total_ms / 1000)
 
 
+def duration_text(text: str) -> str | float:
+    """A command-line duration as the config would hold it: a bare number is seconds
+    (``"30"`` → 30.0, as ``timeout: 30`` is in YAML); anything else is left to
+    :func:`parse_duration`."""
+    return float(text) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text) else text
+
+
+# Kept equal to the pattern of "#/$defs/server/properties/listen" in the schema.
+_LISTEN = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^:\s\[\]]*):([0-9]{1,5})")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:9470"`` → ``("127.0.0.1", 9470)``; ``"[::1]:0"`` → ``("::1", 0)``.
+
+    Port 0 picks a free port; an empty host is 127.0.0.1.  The same parser reads
+    ``server.listen`` and ``--listen``.
+    """
+    m = _LISTEN.fullmatch(value)
+    if m is None:
+        raise ValueError(f"{value!r} is not a listen address "
+                         "(use host:port, e.g. 127.0.0.1:9470 or [::1]:9470)")
+    port = int(m.group(2))
+    if port > 65535:
+        raise ValueError(f"port {port} is out of range (0-65535)")
+    return m.group(1).strip("[]") or "127.0.0.1", port
+
+
+def listen_url(host: str, port: int, path: str = "/") -> str:
+    """The URL a person opens for a listener: IPv6 hosts in brackets (``http://[::1]:80/``)."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
+
+
 def format_duration(seconds: float) -> str:
     """The shortest spelling of ``seconds`` (to the millisecond): 5400 → ``"1h30m"``."""
     ms, out = round(seconds * 1000), ""

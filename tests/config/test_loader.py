@@ -112,13 +112,13 @@ def test_example_file_names_its_missing_secrets() -> None:
 # -- typed values of the valid fixtures ------------------------------------------------
 
 
-@pytest.mark.usefixtures("in_fixtures")
-@pytest.mark.parametrize("name", ["valid-empty.yml", "valid-comments-only.yml"])
-def test_empty_file_is_the_embedded_defaults(name: str) -> None:
-    config = load(name)
-    assert config == Config(store=config.store, source=name)
+def test_a_section_alone_is_the_embedded_defaults_for_the_rest(tmp_path: Path) -> None:
+    cfg = tmp_path / "omniwatch.yml"
+    cfg.write_text("channels: {}\n")
+    config = load_config(cfg)
+    assert config == Config(store=config.store, source=str(cfg))
     assert config.targets == ()
-    assert config.store.sqlite_path == str(FIXTURES / "omniwatch.db")
+    assert config.store.sqlite_path == str(tmp_path / "omniwatch.db")
 
 
 @pytest.mark.usefixtures("in_fixtures")
