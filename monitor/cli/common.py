@@ -4,16 +4,28 @@ and the event loop.  Cheap to import: the loop and the store are loaded when use
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import ConfigError, load_config
+from monitor.config import values as config_values
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The command line asks for something impossible: exit 2, each message on one line
+    ``omniwatch COMMAND: message`` (printed by :func:`monitor.cli.main.main`)."""
+
+    def __init__(self, *messages: str) -> None:
+        self.messages = messages
+        super().__init__("; ".join(messages))
 
 
 def print_config_error(exc: ConfigError) -> None:
@@ -40,12 +52,47 @@ def with_config(args: argparse.Namespace,
         return EXIT_FAILED
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:0`` too) as a pair; a usage error otherwise."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise SystemExit(f"omniwatch: error: --listen {value!r}: expected HOST:PORT")
-    return host.strip("[]") or "127.0.0.1", int(port)
+def parse_listen(value: str, flag: str = "--listen") -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:0`` too) as a pair, read as ``server.listen`` is; a usage
+    error otherwise."""
+    try:
+        return config_values.parse_listen(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def duration_arg(flag: str, text: str, *, zero_ok: bool = False) -> float:
+    """Seconds in a command-line duration, read as the config reads one: ``30s``, ``1h30m``,
+    and a bare number is seconds.  Zero is refused unless ``zero_ok``."""
+    try:
+        seconds = config_values.parse_duration(config_values.duration_text(text))
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+    if seconds <= 0 and not zero_ok:
+        raise UsageError(f"{flag}: {text!r} must be greater than zero")
+    return seconds
+
+
+def check_output(flag: str, path: str) -> Path:
+    """``path`` if a file can be written there, before any work is done; a usage error
+    naming the folder otherwise."""
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        raise UsageError(f"{flag} {path!r}: is a directory")
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path!r}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"{flag} {path!r}: not writable")
+    return p
+
+
+def write_output(flag: str, path: Path, text: str) -> None:
+    """Write ``text`` to ``path``; a failure (disk full, removed folder) is a usage error."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{flag} {str(path)!r}: cannot write: {exc.strerror}") from None
 
 
 def run_loop(coro: Coroutine[Any, Any, int]) -> int:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from monitor.cli.common import EXIT_OK, EXIT_USAGE, print_config_error
+from monitor.cli.common import EXIT_OK, EXIT_USAGE, UsageError, print_config_error
 from monitor.config import ConfigError, load_config
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Exit 0 and a one-line summary when valid; 2 and every problem when not."""
+    if (args.file is None) == (args.config is None):
+        raise UsageError("give the file to check, as FILE or -c FILE (one of them)")
+    args.file = args.file or args.config
     try:
         config = load_config(args.file)
     except ConfigError as exc:

@@ -16,8 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from monitor.config import parse_duration
+from monitor.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    check_output,
+    duration_arg,
+)
 from monitor.config.model import Config
 from monitor.consistency.jobs import check_now
 from monitor.consistency.model import ConsistencyReport, Outcome
@@ -123,6 +129,8 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         print(f"omniwatch consistency: unknown channel {', '.join(map(repr, unknown))} "
               f"(channels: {', '.join(cfg.channels)})", file=sys.stderr)
         return EXIT_USAGE
+    mismatches = None if args.mismatches is None else check_output("--mismatches",
+                                                                    args.mismatches)
     store: Any = None
     if not args.no_history:
         try:
@@ -135,8 +143,12 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
     finally:
         if store is not None:
             store.close()
-    if args.mismatches:
-        write_mismatches(Path(args.mismatches), reports)
+    if mismatches is not None:
+        try:
+            write_mismatches(mismatches, reports)
+        except OSError as exc:
+            raise UsageError(f"--mismatches {args.mismatches!r}: cannot write: "
+                             f"{exc.strerror}") from None
     if args.json:
         print(json.dumps({"reports": [report_to_dict(r) for r in reports]}, indent=2))
     else:
@@ -146,10 +158,10 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_history(config: Config, args: argparse.Namespace) -> int:
     """Print stored consistency runs since ``--since`` ago."""
+    since = duration_arg("--since", args.since)
     store = open_store(config.store)
     try:
-        runs = store.consistency_history(time.time() - parse_duration(args.since),
-                                         args.channel)
+        runs = store.consistency_history(time.time() - since, args.channel)
     finally:
         store.close()
     for r in runs:

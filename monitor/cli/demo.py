@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from monitor.cli.common import parse_listen, run_loop
-from monitor.config import parse_duration
-from monitor.demo import run_demo
+from monitor.cli.common import check_output, duration_arg, parse_listen, run_loop
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the demo; exit 2 if its address is taken."""
-    duration = parse_duration(args.duration) if args.duration else None
+    """Run the demo; exit 2 on a bad flag or if its address is taken."""
+    duration = None if args.duration is None else duration_arg("--duration", args.duration)
     host, port = parse_listen(args.listen)
+    check_output("--db", args.db)
+    from monitor.demo import run_demo  # after the checks: a typo costs no aiohttp import
+
     return run_loop(run_demo(host, port, duration, args.db))

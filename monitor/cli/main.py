@@ -67,6 +67,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``omniwatch`` console script."""
     args = build_parser().parse_args(argv)
+    from monitor.cli.common import EXIT_USAGE, UsageError
     from monitor.logs import setup_logging  # after parsing: --help and --version skip it
 
     setup_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", "info"))
@@ -77,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     try:
         return COMMANDS[args.command](args)
+    except UsageError as exc:
+        name = " ".join(filter(None, (args.command, getattr(args, "config_command", None),
+                                      getattr(args, "consistency_command", None))))
+        for message in exc.messages:
+            print(f"omniwatch {name}: {message}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

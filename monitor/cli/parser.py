@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = csub.add_parser(
         "validate", help="check a configuration file and list every problem",
         description="Validate FILE; print every problem with its path. Exit 0 valid, 2 not.")
-    validate.add_argument("file", metavar="FILE")
+    validate.add_argument("file", nargs="?", metavar="FILE")
+    validate.add_argument("-c", "--config", metavar="FILE", help="the same as FILE")
     validate.add_argument("--json", action="store_true", help="machine-readable output")
 
     _add_slo(sub)
@@ -116,14 +117,16 @@ def _add_slo(sub: SubParsers[argparse.ArgumentParser]) -> None:
         description="One row per SLO (and per latency objective): SLI over 1h, 1d, 7d, 30d "
                     "and the calendar month, error budget left, fastest burn rate, "
                     "burn-rate alert status and when the budget runs out at the last "
-                    "hour's rate. n/a means no counted probes. Exit 1 if any SLO pages.")
+                    "hour's rate. n/a means no counted probes (STATUS NO DATA). Exit 1 if "
+                    "any SLO pages or has no data.")
     slo.add_argument("-c", "--config", required=True, metavar="FILE")
     slo.add_argument("--slo", action="append", metavar="NAME", help="only this SLO (repeatable)")
     slo.add_argument("--json", action="store_true", help="machine-readable output")
     report = sub.add_parser(
         "report", help="monthly SLA report per channel and target",
         description="Achieved availability vs objective, downtime, incidents and excluded "
-                    "maintenance for one calendar month. Exit 1 if an objective was missed.")
+                    "maintenance for one calendar month. Exit 1 if an objective was missed "
+                    "or has no data.")
     report.add_argument("-c", "--config", required=True, metavar="FILE")
     report.add_argument("--month", required=True, metavar="YYYY-MM")
     report.add_argument("--format", choices=REPORT_FORMATS, default="table")

@@ -9,26 +9,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import statistics
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.cli.common import EXIT_USAGE, print_config_error
-from monitor.config import ConfigError, load_config, parse_duration
-from monitor.config.model import HttpExpect, HttpSpec, Target, TcpSpec, TlsClientConfig, TlsSpec
+from monitor.cli.common import EXIT_USAGE, UsageError, duration_arg, print_config_error
+from monitor.config import ConfigError, load_config
+from monitor.config.model import Target
+from monitor.config.values import PathT, duration_text
 from monitor.redact import netloc_without_userinfo, without_userinfo
 from monitor.tables import format_table
 from probes import PROBES
 from probes.context import ProbeContext
 from probes.result import PHASES, ProbeResult
 from probes.runner import run_target
-
-
-class UsageError(Exception):
-    """The command line asks for something impossible (exit code 2)."""
 
 
 @dataclass(slots=True)
@@ -39,53 +37,112 @@ class Series:
     results: list[ProbeResult] = field(default_factory=list)
 
 
-def adhoc_target(url: str, args: argparse.Namespace) -> Target:
-    """A :class:`Target` for an ad-hoc ``http(s)://``, ``tcp://`` or ``tls://`` address."""
+# Where each flag writes in a target entry; a problem is reported under the flag of the
+# longest path that holds it.  URL parts (url, host, port) are the URL's.
+FLAG_PATHS: dict[PathT, str] = {
+    ("timeout",): "--timeout", ("confirm",): "--confirm", ("method",): "--method",
+    ("body",): "--body", ("headers",): "--header", ("send",): "--send",
+    ("follow_redirects",): "--no-follow", ("tls",): "--insecure/--ca-file",
+    ("tls", "insecure_skip_verify"): "--insecure", ("tls", "ca_file"): "--ca-file",
+    ("expect", "status"): "--expect-status", ("expect", "body_regex"): "--expect-body",
+    ("expect", "regex"): "--expect-body", ("expect", "json"): "--expect-json",
+    ("expect", "latency"): "--latency",
+}
+
+
+def flag_of(path: PathT) -> str:
+    """The command-line flag that set the value at ``path`` of the ad-hoc target."""
+    for n in range(len(path), 0, -1):
+        if path[:n] in FLAG_PATHS:
+            return FLAG_PATHS[path[:n]]
+    return "URL"
+
+
+def adhoc_entry(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The ``targets:`` entry the URL and flags describe, written as a config file would."""
     parts = urlsplit(url)
-    timeout = parse_duration(args.timeout)
-    latency = parse_duration(args.latency) if args.latency else None
-    if args.ca_file and not Path(args.ca_file).is_file():
-        raise UsageError(f"--ca-file {args.ca_file}: no such file")
-    tls = TlsClientConfig(ca_file=args.ca_file, insecure_skip_verify=args.insecure)
+    # The name is shown (TARGET column, messages, --json): never with its user-info.
+    entry: dict[str, Any] = {"name": netloc_without_userinfo(url) or without_userinfo(url),
+                             "timeout": duration_text(args.timeout)}
+    expect: dict[str, Any] = {}
+    if args.latency is not None:
+        expect["latency"] = duration_text(args.latency)
+    if args.confirm:
+        entry["confirm"] = args.confirm
+    tls: dict[str, Any] = {}
+    if args.insecure:
+        tls["insecure_skip_verify"] = True
+    if args.ca_file is not None:
+        tls["ca_file"] = args.ca_file
+    # Every flag given is written, also where it does not apply: the check says so.
+    optional = {"method": args.method, "body": args.body, "send": args.send}
+    entry.update({k: v for k, v in optional.items() if v is not None})
+    if args.no_follow:
+        entry["follow_redirects"] = False
+    if args.header:
+        entry["headers"] = dict(_header(h) for h in args.header)
+    if args.expect_status:
+        expect["status"] = args.expect_status
+    if args.expect_json:
+        expect["json"] = dict(_json_field(kv) for kv in args.expect_json)
     if parts.scheme in ("http", "https"):
-        headers = []
-        for h in args.header or []:
-            k, sep, v = h.partition(":")
-            if not sep:
-                raise UsageError(f"--header {h!r}: expected 'Name: value'")
-            headers.append((k.strip(), v.strip()))
-        json_fields = {}
-        for kv in args.expect_json or []:
-            k, sep, v = kv.partition("=")
-            if not sep:
-                raise UsageError(f"--expect-json {kv!r}: expected path=value")
-            try:
-                json_fields[k] = json.loads(v)
-            except json.JSONDecodeError:
-                json_fields[k] = v
-        spec: HttpSpec | TcpSpec | TlsSpec = HttpSpec(
-            url=url, method=args.method or ("POST" if args.body else "GET"),
-            headers=tuple(headers), body=args.body, follow_redirects=not args.no_follow,
-            tls=tls, expect=HttpExpect(
-                status=tuple(args.expect_status or ()), body_regex=args.expect_body,
-                json=json_fields, latency_seconds=latency))
-        kind = "http"
-    elif parts.scheme in ("tcp", "tcps", "tls") and parts.hostname and parts.port:
-        if parts.scheme == "tls":
-            spec, kind = TlsSpec(host=parts.hostname, port=parts.port, tls_config=tls,
-                                 latency_seconds=latency), "tls"
-        else:
-            spec, kind = TcpSpec(host=parts.hostname, port=parts.port,
-                                 tls=parts.scheme == "tcps", tls_config=tls, send=args.send,
-                                 expect_regex=args.expect_body,
-                                 latency_seconds=latency), "tcp"
+        entry.update(probe="http", url=url)
+        if args.expect_body is not None:
+            expect["body_regex"] = args.expect_body
+        if tls:
+            entry["tls"] = tls
+    elif parts.scheme in ("tcp", "tcps", "tls"):
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None:
+            raise UsageError(f"{url!r}: expected {parts.scheme}://host:port")
+        entry.update(probe="tls" if parts.scheme == "tls" else "tcp", host=parts.hostname,
+                     port=port)
+        if args.expect_body is not None:
+            expect["regex"] = args.expect_body
+        if parts.scheme == "tcp" and tls:
+            raise UsageError("--insecure/--ca-file: tcp:// does not use TLS (use tcps://)")
+        if parts.scheme != "tcp":
+            entry["tls"] = tls if tls or parts.scheme == "tls" else True
     else:
         raise UsageError(f"{without_userinfo(url)!r}: use http(s)://host/path, tcp://host:port, "
                          "tcps://host:port or tls://host:port")
-    # The name is shown (TARGET column, messages, --json): never with its user-info.
-    name = netloc_without_userinfo(url) or without_userinfo(url)
-    return Target(name=name, channel="adhoc", kind=kind, spec=spec, timeout_seconds=timeout,
-                  interval_seconds=max(timeout, 1.0), confirm=args.confirm)
+    if expect:
+        entry["expect"] = expect
+    return entry
+
+
+def _header(h: str) -> tuple[str, str]:
+    k, sep, v = h.partition(":")
+    if not sep:
+        raise UsageError(f"--header {h!r}: expected 'Name: value'")
+    return k.strip(), v.strip()
+
+
+def _json_field(kv: str) -> tuple[str, object]:
+    k, sep, v = kv.partition("=")
+    if not sep:
+        raise UsageError(f"--expect-json {kv!r}: expected path=value")
+    try:
+        return k, json.loads(v)
+    except json.JSONDecodeError:
+        return k, v
+
+
+def adhoc_target(url: str, args: argparse.Namespace) -> Target:
+    """A :class:`Target` for an ad-hoc ``http(s)://``, ``tcp://`` or ``tls://`` address,
+    its flags checked by the config's own rules (:mod:`monitor.config.adhoc`)."""
+    from monitor.config.adhoc import build_adhoc
+
+    entry = adhoc_entry(url, args)
+    target, problems = build_adhoc(entry)
+    if target is None:
+        raise UsageError(*[
+            f"{flag_of(path)}: does not apply to a {entry['probe']} probe" if msg == "unknown"
+            else f"{flag_of(path)}: {msg}" for path, msg in problems])
+    return replace(target, interval_seconds=max(target.timeout_seconds, 1.0))
 
 
 def _names(names: Iterable[str], most: int = 20) -> str:
@@ -155,8 +212,12 @@ def render_table(rows: Sequence[dict[str, object]], repeated: bool) -> str:
 
 
 async def probe_all(targets: Sequence[Target], count: int, interval: float,
-                    progress: bool) -> list[Series]:
-    """Probe every target ``count`` times, targets concurrently, runs ``interval`` apart."""
+                    progress: bool) -> tuple[list[Series], bool]:
+    """Probe every target ``count`` times, targets concurrently, runs ``interval`` apart.
+
+    Ctrl-C (SIGINT) stops early, as ``ping`` does: the probes done so far are returned,
+    with True for "interrupted".
+    """
     ctx = ProbeContext()
     series = [Series(t) for t in targets]
     total = len(targets) * count
@@ -173,29 +234,59 @@ async def probe_all(targets: Sequence[Target], count: int, interval: float,
                 sys.stderr.write(f"\rprobing… {done}/{total}")
                 sys.stderr.flush()
 
-    await asyncio.gather(*(one(s) for s in series))
+    loop = asyncio.get_running_loop()
+    work = asyncio.gather(*(one(s) for s in series))
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        work.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        await work
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
     if progress:
         sys.stderr.write("\r\033[K")
-    return series
+    return series, interrupted
 
 
-def run_probe(targets: Sequence[Target], args: argparse.Namespace) -> int:
-    """Probe, print, and return the exit code (0 all succeeded, 1 any failed)."""
+def run_probe(targets: Sequence[Target], args: argparse.Namespace, every: float) -> int:
+    """Probe, print, and return the exit code (0 all succeeded, 1 any failed, 130 when
+    interrupted by Ctrl-C: the summary then covers the probes done)."""
     progress = not args.json and sys.stderr.isatty() and args.count * len(targets) > 1
-    series = asyncio.run(probe_all(targets, args.count, parse_duration(args.every), progress))
-    rows = [summarise(s) for s in series]
+    series, interrupted = asyncio.run(probe_all(targets, args.count, every, progress))
+    rows = [summarise(s) for s in series if s.results]
     if args.json:
-        print(json.dumps({"targets": rows}, indent=2, default=str))
-    else:
+        print(json.dumps({"targets": rows, **({"interrupted": True} if interrupted else {})},
+                         indent=2, default=str))
+    elif rows:
         print(render_table(rows, repeated=args.count > 1))
+    if interrupted:
+        done = sum(len(s.results) for s in series)
+        print(f"omniwatch probe: interrupted after {done} of {args.count * len(targets)} "
+              "probes", file=sys.stderr)
+        return 130
     return 0 if all(r["succeeded"] == r["probes"] for r in rows) else 1
+
+
+# The ad-hoc options and their defaults: given with -c, they would be silently ignored.
+ADHOC_FLAGS = {"timeout": "5s", "method": None, "header": None, "body": None,
+               "expect_status": None, "expect_body": None, "expect_json": None,
+               "latency": None, "send": None, "no_follow": False, "insecure": False,
+               "ca_file": None, "confirm": 0}
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Probe the selected targets (or the URL); exit 0 all succeeded, 1 any failed, 2 usage."""
     if args.count < 1:
-        print("omniwatch probe: --count must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"--count must be at least 1 (not {args.count})")
+    every = duration_arg("--every", args.every, zero_ok=True)
     targets: list[Target] = []
     try:
         if args.url:
@@ -205,6 +296,11 @@ def cmd_probe(args: argparse.Namespace) -> int:
         else:
             if not args.config:
                 raise UsageError("give a URL, or -c FILE with --channel/--target")
+            given = [f"--{k.replace('_', '-')}" for k, v in ADHOC_FLAGS.items()
+                     if getattr(args, k) != v]
+            if given:
+                raise UsageError(f"{', '.join(given)}: only for an ad-hoc URL; configured "
+                                 "targets are probed as the config says")
             config = load_config(args.config)
             chosen = list(config.targets)
             if args.channel:
@@ -226,7 +322,4 @@ def cmd_probe(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print_config_error(exc)
         return EXIT_USAGE
-    except (UsageError, ValueError) as exc:
-        print(f"omniwatch probe: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return run_probe(targets, args)
+    return run_probe(targets, args, every)

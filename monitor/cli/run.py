@@ -17,6 +17,7 @@ from monitor.cli.common import (
 )
 from monitor.config import ConfigError, load_config
 from monitor.config.model import Config
+from monitor.config.values import listen_url
 from monitor.runtime.monitor import Monitor
 from monitor.server import start_server
 from monitor.store import ProbeStore, StoreUnavailable, open_store
@@ -58,10 +59,12 @@ async def serve(config: Config, config_path: str | None, host: str, port: int) -
         runner, bound = await start_server(monitor, host, port)
     except OSError as exc:
         _close_store(store)
-        log.error("listen_failed", extra={"address": f"{host}:{port}", "error": exc.strerror})
-        return EXIT_FAILED
+        # A usage error, as in `demo`: the address given cannot be used.
+        log.error("listen_failed", extra={"address": listen_url(host, port, ""),
+                                          "error": exc.strerror})
+        return EXIT_USAGE
     monitor.start()
-    log.info("listening", extra={"url": f"http://{host}:{bound}/metrics"})
+    log.info("listening", extra={"url": listen_url(host, bound, "/metrics")})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -78,15 +81,14 @@ async def serve(config: Config, config_path: str | None, host: str, port: int) -
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Load the config, then serve until stopped; exit 2 on a bad config."""
+    """Load the config, then serve until stopped; exit 2 on a bad config or address."""
+    listen = None if args.listen is None else parse_listen(args.listen)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print_config_error(exc)
         return EXIT_USAGE
-    host, port = config.server.host, config.server.port
-    if args.listen:
-        host, port = parse_listen(args.listen)
+    host, port = listen or (config.server.host, config.server.port)
     try:
         return run_loop(serve(config, args.config, host, port))
     except StoreUnavailable as exc:

@@ -10,9 +10,8 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, check_output, write_output
 from monitor.config.model import Config
 from monitor.slo.bindings import evaluate_all, exclusions, prometheus_slos, slo_bindings
 from monitor.slo.budget import status_dict
@@ -28,7 +27,7 @@ def _open(config: Config) -> ProbeStore:
 
 
 def cmd_slo(config: Config, args: argparse.Namespace) -> int:
-    """Print every SLO's status; exit 1 if any is paging."""
+    """Print every SLO's status; exit 1 if any is paging or has no data."""
     store = _open(config)
     try:
         bindings = slo_bindings(config)
@@ -44,7 +43,9 @@ def cmd_slo(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps({"slos": [status_dict(s) for s in statuses]}, indent=2))
     else:
         print(render_rows(slo_rows(statuses)))
-    return EXIT_FAILED if any(s.alert == "page" for s in statuses) else EXIT_OK
+    # No data is not "ok": a config that never ran, or a store that is not the monitor's.
+    failed = any(s.alert == "page" or s.status == "no_data" for s in statuses)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def report_scopes(config: Config) -> list[ReportScope]:
@@ -54,12 +55,13 @@ def report_scopes(config: Config) -> list[ReportScope]:
 
 
 def cmd_report(config: Config, args: argparse.Namespace) -> int:
-    """Write the monthly SLA report; exit 1 if an objective with data was missed."""
+    """Write the monthly SLA report; exit 1 if an objective was missed or has no data."""
     try:
         parse_month(args.month)
     except ValueError as exc:
         print(f"omniwatch report: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    output = None if args.output is None else check_output("-o", args.output)
     store = _open(config)
     try:
         report = monthly_report(store, args.month, report_scopes(config), exclusions(config),
@@ -67,18 +69,19 @@ def cmd_report(config: Config, args: argparse.Namespace) -> int:
     finally:
         store.close()
     text = RENDERERS[args.format](report)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+    if output is not None:
+        write_output("-o", output, text)
     else:
         sys.stdout.write(text)
-    return EXIT_OK if report.all_met else EXIT_FAILED
+    return EXIT_OK if report.all_met and not report.no_data else EXIT_FAILED
 
 
 def cmd_rules(config: Config, args: argparse.Namespace) -> int:
     """Write Prometheus recording and burn-rate alert rules for every SLO."""
+    output = None if args.output is None else check_output("-o", args.output)
     text = render_rules(prometheus_slos(slo_bindings(config)))
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+    if output is not None:
+        write_output("-o", output, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK

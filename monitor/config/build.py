@@ -56,7 +56,9 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-class _Defaults(NamedTuple):
+class Defaults(NamedTuple):
+    """What a target inherits from ``defaults:`` when it does not say."""
+
     interval: float
     timeout: float
     confirm: int
@@ -95,7 +97,7 @@ class Builder:
 
     def build(self, doc: Mapping[str, Any], source: str) -> Config:
         """One call per section; a new section adds one line here and one ``$defs`` entry."""
-        defaults = self.part(_Defaults(DEFAULT_INTERVAL_SECONDS, DEFAULT_TIMEOUT_SECONDS, 0),
+        defaults = self.part(Defaults(DEFAULT_INTERVAL_SECONDS, DEFAULT_TIMEOUT_SECONDS, 0),
                              self.defaults, doc.get("defaults", {}))
         slo = self.part(SloConfig(), self.slo, doc.get("slo", {}))
         no_channels: tuple[Channel, ...] = ()
@@ -162,7 +164,7 @@ class Builder:
 
     # -- sections ------------------------------------------------------------------------
 
-    def defaults(self, raw: Mapping[str, Any]) -> _Defaults:
+    def defaults(self, raw: Mapping[str, Any]) -> Defaults:
         before = len(self.problems)
         interval = self.duration(raw.get("interval"), ("defaults", "interval"),
                                  DEFAULT_INTERVAL_SECONDS)
@@ -175,7 +177,7 @@ class Builder:
                          f"than the interval {format_duration(interval)}")
         elif len(self.problems) == before:
             self.attempts_fit(("defaults",), timeout, confirm, interval)
-        return _Defaults(interval, timeout, confirm)
+        return Defaults(interval, timeout, confirm)
 
     def attempts_fit(self, path: PathT, timeout: float, confirm: int, interval: float) -> None:
         """Refuse ``confirm`` re-attempts that cannot all time out within the interval.
@@ -190,7 +192,7 @@ class Builder:
                      f"than the interval {format_duration(interval)}, so a hung target would "
                      "skip runs; shorten the timeout, lower confirm or lengthen the interval")
 
-    def channels(self, raw: Mapping[str, Any], defaults: _Defaults,
+    def channels(self, raw: Mapping[str, Any], defaults: Defaults,
                  slo: SloConfig) -> tuple[Channel, ...]:
         seen: dict[str, str] = {}
         channels = []
@@ -213,7 +215,7 @@ class Builder:
             ))
         return tuple(channels)
 
-    def named_target(self, raw: Mapping[str, Any], channel: str, path: PathT, d: _Defaults,
+    def named_target(self, raw: Mapping[str, Any], channel: str, path: PathT, d: Defaults,
                      channel_slo: SloConfig, seen: dict[str, str]) -> Target:
         name = raw["name"]
         if name in seen:
@@ -226,7 +228,7 @@ class Builder:
                                                            channel_slo))
         return target
 
-    def target(self, raw: Mapping[str, Any], channel: str, path: PathT, d: _Defaults) -> Target:
+    def target(self, raw: Mapping[str, Any], channel: str, path: PathT, d: Defaults) -> Target:
         before = len(self.problems)
         interval = self.duration(raw.get("interval"), (*path, "interval"), d.interval)
         timeout = self.duration(raw.get("timeout"), (*path, "timeout"), d.timeout)

@@ -150,6 +150,17 @@ def explain(
     return [(path, _generic(kind, spec, value, shown) or error.message)]
 
 
+def keyword_message(where: str, kind: str, spec: Any, value: Any) -> str:
+    """What :func:`explain` says when keyword ``kind`` (schema value ``spec``) at schema
+    location ``where`` refuses a plain ``value``: for checks made without jsonschema
+    (:mod:`monitor.config.adhoc`), worded as the config file's."""
+    template = MESSAGES.get(where)
+    if template is not None:
+        allowed = ", ".join(str(v) for v in spec) if kind == "enum" else ""
+        return template.format(value=show(value), allowed=allowed)
+    return _generic(kind, spec, value, show(value)) or f"{show(value)} is not valid here"
+
+
 def _generic(kind: str, spec: Any, value: Any, shown: str) -> str | None:
     if kind == "type":
         types = spec if isinstance(spec, list) else [spec]

@@ -11,6 +11,7 @@ import time
 from aiohttp import web
 
 from monitor.config import parse_config
+from monitor.config.values import listen_url
 from monitor.demo.backends import backends, serve_gateway
 from monitor.runtime.monitor import Monitor
 from monitor.server.app import start_server
@@ -77,7 +78,7 @@ async def run_demo(host: str, port: int, duration: float | None, db: str) -> int
     try:
         server, bound = await start_server(monitor, host, port)
     except OSError as exc:
-        print(f"omniwatch demo: cannot listen on {host}:{port}: {exc.strerror}; "
+        print(f"omniwatch demo: cannot listen on {listen_url(host, port, '')}: {exc.strerror}; "
               "try --listen 127.0.0.1:0", file=sys.stderr)
         for r in runners:
             await r.cleanup()
@@ -86,9 +87,9 @@ async def run_demo(host: str, port: int, duration: float | None, db: str) -> int
         return 2
     monitor.start()
     print(f"omniwatch demo: watching 4 channels ({len(config.targets)} targets) on loopback\n"
-          f"  metrics:  http://{host}:{bound}/metrics\n"
-          f"  status:   http://{host}:{bound}/\n"
-          f"  one-shot: http://{host}:{bound}/probe?target=app-api\n"
+          f"  metrics:  {listen_url(host, bound, '/metrics')}\n"
+          f"  status:   {listen_url(host, bound, '/')}\n"
+          f"  one-shot: {listen_url(host, bound, '/probe?target=app-api')}\n"
           "Ctrl-C to stop.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

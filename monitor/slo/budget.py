@@ -147,6 +147,16 @@ class ObjectiveStatus:
     firing: tuple[AlertWindow, ...] = ()
 
     @property
+    def has_data(self) -> bool:
+        """Whether any window counted a probe; without, nothing is known (not "ok")."""
+        return any(v is not None for v in self.sli.values())
+
+    @property
+    def status(self) -> str:
+        """``no_data``, else the alert state (``ok``, ``ticket``, ``page``)."""
+        return self.alert if self.has_data else "no_data"
+
+    @property
     def fastest_burn_rate(self) -> float | None:
         """The highest known burn rate over any window, or None without data."""
         known = [b for b in self.burn_rates.values() if b is not None]
@@ -162,6 +172,12 @@ class SloStatus:
     availability: ObjectiveStatus
     latency: ObjectiveStatus | None = None
     counts: Mapping[str, Counts] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """``no_data`` when the availability objective has no counted probe, else
+        :attr:`alert`."""
+        return self.alert if self.availability.has_data else "no_data"
 
     @property
     def alert(self) -> AlertState:
@@ -333,6 +349,7 @@ def objective_dict(status: ObjectiveStatus) -> dict[str, Any]:
         "fastest_burn_rate": status.fastest_burn_rate,
         "exhaustion_seconds": status.exhaustion_seconds,
         "alert": status.alert,
+        "status": status.status,
         "firing": [
             {"severity": r.severity, "long": r.long, "short": r.short, "burn_rate": r.burn_rate}
             for r in status.firing
@@ -346,6 +363,7 @@ def status_dict(status: SloStatus) -> dict[str, Any]:
         "slo": status.spec.name,
         "period": status.spec.period,
         "alert": status.alert,
+        "status": status.status,
         "availability": objective_dict(status.availability),
         "latency": None if status.latency is None else objective_dict(status.latency),
     }

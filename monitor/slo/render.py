@@ -37,7 +37,11 @@ def _time(ts: float, tz: str) -> str:
 
 
 def _met(row: AvailabilityRow) -> str:
-    return {True: "yes", False: "NO", None: "n/a"}[row.met]
+    return {True: "yes", False: "NO", None: "NO DATA"}[row.met]
+
+
+def _status(row: AvailabilityRow) -> str:
+    return {True: "met", False: "missed", None: "no_data"}[row.met]
 
 
 def _rows(report: MonthlyReport) -> Iterable[tuple[str, ChannelReport, AvailabilityRow]]:
@@ -113,7 +117,8 @@ def report_dict(report: MonthlyReport) -> dict[str, Any]:
     def row(r: AvailabilityRow) -> dict[str, Any]:
         return {
             "name": r.name, "objective_ratio": r.objective, "achieved_ratio": r.achieved,
-            "met": r.met, "counted_probes": r.total, "good_probes": r.good,
+            "met": r.met, "status": _status(r),
+            "counted_probes": r.total, "good_probes": r.good,
             "excluded_probes": r.excluded, "downtime_seconds": round(r.downtime_seconds, 3),
             "incidents": [
                 {"target": i.target, "start": _time(i.start, tz),
@@ -130,6 +135,7 @@ def report_dict(report: MonthlyReport) -> dict[str, Any]:
         "end": _time(report.end, tz),
         "generated_at": _time(report.generated_at, tz),
         "all_met": report.all_met,
+        "no_data": list(report.no_data),
         "channels": [
             {**row(c.channel),
              "targets": [row(t) for t in c.targets],

@@ -110,6 +110,14 @@ class MonthlyReport:
         rows = [r for c in self.channels for r in (c.channel, *c.targets)]
         return all(r.met is not False for r in rows)
 
+    @property
+    def no_data(self) -> tuple[str, ...]:
+        """The channels and targets (``channel/target``) without a counted probe this month:
+        nothing is known of them, which is not the same as meeting the objective."""
+        return tuple(name for c in self.channels for name, r in (
+            (c.channel.name, c.channel),
+            *((f"{c.channel.name}/{t.name}", t) for t in c.targets)) if r.met is None)
+
 
 def parse_month(text: str) -> tuple[int, int]:
     """``"2026-11"`` → ``(2026, 11)``; ``ValueError`` otherwise."""

@@ -37,7 +37,7 @@ def slo_rows(statuses: list[SloStatus]) -> list[list[str]]:
                 "n/a" if left is None else f"{left * 100:.1f}%"
                 + ("" if o.budget_remaining_minutes is None
                    else f" ({o.budget_remaining_minutes:.1f}m)"),
-                "n/a" if burn is None else f"{burn:.2f}x", o.alert.upper(),
+                "n/a" if burn is None else f"{burn:.2f}x", o.status.replace("_", " ").upper(),
                 _forecast(o.exhaustion_seconds)])
     return rows
 
