@@ -11,7 +11,7 @@ def test_a_missing_ca_file_is_named_and_exit_2(tmp_path: Path) -> None:
     missing = tmp_path / "missing.pem"
     out = omniwatch("probe", "--ca-file", str(missing), "https://127.0.0.1:9/")
     assert out.returncode == 2
-    assert out.stderr.strip() == f"omniwatch probe: --ca-file {missing}: no such file"
+    assert out.stderr.strip() == f"omniwatch probe: --ca-file: file '{missing}' does not exist"
     assert out.stdout == ""
 
 
