@@ -42,16 +42,18 @@ class Timeline:
     """The phase clock of one probe: each event closes the phase that led up to it.
 
     ``stage`` names what the probe is waiting for, for a timeout's message; ``hop`` is
-    the endpoint of the current connection, for an error's message.
+    the endpoint of the current connection, for an error's message (and, with
+    ``server_name``, for a second look at a certificate it rejected).
     """
 
-    __slots__ = ("cert_der", "hop", "last", "phases", "stage")
+    __slots__ = ("cert_der", "hop", "last", "phases", "server_name", "stage")
 
     def __init__(self, start: float) -> None:
         self.phases: dict[str, float] = dict.fromkeys(PHASES, 0.0)
         self.last = start
         self.stage = "connect"
         self.hop: Endpoint | None = None
+        self.server_name = ""  # the TLS server name of the current connection
         self.cert_der: bytes | None = None
 
     def restart(self, stage: str) -> None:
@@ -138,6 +140,7 @@ class Exchange(asyncio.Protocol):
         """
         loop = self._loop
         timeline.hop = at
+        timeline.server_name = server_name
         family = _ip_family(at.host)
         if family is not None:
             addresses = [(family, at.host)]

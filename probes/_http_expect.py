@@ -16,8 +16,8 @@ import codecs
 import contextlib
 import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final, Protocol
 
 from monitor.config.model import HttpExpect
 from probes.result import REASON_BODY_MISMATCH, REASON_HTTP_STATUS, REASON_SCHEMA_MISMATCH
@@ -111,25 +111,44 @@ def shown_json(value: Any) -> str:
     return text
 
 
-def check_schema(document: Any, schema: Mapping[str, Any]) -> Failure | None:
+class SchemaValidator(Protocol):
+    """What :func:`check_schema` needs of a jsonschema validator."""
+
+    def iter_errors(self, instance: Any) -> Iterator[Any]: ...
+
+
+def schema_validator(schema: Mapping[str, Any]) -> SchemaValidator:
+    """A validator for ``schema``, built before the probe's clock starts.
+
+    Imported here, on first use: jsonschema costs ~100 ms, and only json_schema targets
+    need it; the import must not land inside the first probe's duration.  The schema
+    itself is assumed valid: configuration loading checks it once.
+    """
+    import jsonschema
+
+    validator: SchemaValidator = jsonschema.validators.validator_for(schema)(schema)
+    return validator
+
+
+def check_schema(document: Any, schema: Mapping[str, Any] | SchemaValidator) -> Failure | None:
     """A ``schema_mismatch`` naming the best-matching error's location and keyword.
 
-    The schema itself is assumed valid: configuration loading checks it once, so it is
-    not re-checked on every probe.
+    ``schema`` is a schema or a validator from :func:`schema_validator`.
     """
-    # Imported on first use: jsonschema costs ~100 ms, and only json_schema targets need it.
-    import jsonschema
     from jsonschema.exceptions import best_match
 
-    validator_cls = jsonschema.validators.validator_for(schema)
-    error = best_match(validator_cls(schema).iter_errors(document))
+    validator = schema_validator(schema) if isinstance(schema, Mapping) else schema
+    error = best_match(validator.iter_errors(document))
     if error is None:
         return None
     return REASON_SCHEMA_MISMATCH, f"body fails schema at {error.json_path}: {error.validator}"
 
 
-def check_body(body: bytes, charset: str | None, expect: HttpExpect) -> Failure | None:
+def check_body(body: bytes, charset: str | None, expect: HttpExpect,
+               validator: SchemaValidator | None = None) -> Failure | None:
     """Every body expectation in a fixed order: regex, not-regex, JSON fields, schema.
+
+    ``validator`` is ``expect.json_schema``'s, when the caller built it beforehand.
 
     The body is decoded only when a regex needs text and parsed only when a JSON check
     needs a document, so a target with no body expectations costs nothing here.
@@ -152,5 +171,5 @@ def check_body(body: bytes, charset: str | None, expect: HttpExpect) -> Failure 
         if failed is not None:
             return failed
     if expect.json_schema is not None:
-        return check_schema(document, expect.json_schema)
+        return check_schema(document, validator or expect.json_schema)
     return None

@@ -194,6 +194,13 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     spec = target.spec
     if not isinstance(spec, DnsSpec):
         raise TypeError(f"dns probe given a {type(spec).__name__}")
+    # Set up before the clock starts: dnspython imports its asyncio backend on first use,
+    # and the system resolver reads /etc/resolv.conf; neither is the server's cost.
+    dns.asyncbackend.get_default_backend()
+    try:
+        resolver = _system_resolver() if spec.server is None else None
+    except ProbeFailure as exc:
+        return failed(exc, PhaseClock())
     clock = PhaseClock()
     try:
         qname = dns.name.from_text(spec.query_name)
@@ -208,8 +215,9 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     try:
         async with asyncio.timeout(target.timeout_seconds):
             if spec.server is None:
+                assert resolver is not None
                 clock.begin("first_byte")
-                reply = await query_system(_system_resolver(), qname, rdtype,
+                reply = await query_system(resolver, qname, rdtype,
                                            target.timeout_seconds, tcp=spec.transport == "tcp")
             else:
                 address = await resolve(spec.server, spec.port, clock)

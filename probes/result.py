@@ -49,7 +49,9 @@ class ProbeResult:
     Fields:
         success: the target met every expectation (a *degraded* result is a success).
         reason: ``"ok"`` on success, otherwise one of :data:`REASONS`.
-        duration_seconds: wall time of the last attempt, connect to last byte.
+        duration_seconds: wall time of the last attempt, from its first network step
+            (DNS, else connect) to the last byte read or the failure; the probe's own
+            setup (TLS context, imports) happens before this clock starts.
         degraded: a success slower than the target's latency threshold.
         message: human detail of the failure (never contains a secret or a body).
         phases: seconds spent per phase of the last attempt, keys from :data:`PHASES`.

@@ -261,13 +261,14 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     spec = target.spec
     if not isinstance(spec, TcpSpec):
         raise TypeError(f"tcp probe given a {type(spec).__name__}")
+    # Set up before the clock starts: the TLS context is omniwatch's cost, not the target's.
+    ssl_context = ctx.ssl_contexts.get(spec.tls_config) if spec.tls else None
+    pattern = re.compile(spec.expect_regex) if spec.expect_regex is not None else None
     clock = PhaseClock()
     try:
         payload = encode_payload(spec.send)
     except ValueError as exc:
         return failed(ProbeFailure(REASON_PROTOCOL, str(exc)), clock)
-    pattern = re.compile(spec.expect_regex) if spec.expect_regex is not None else None
-    ssl_context = ctx.ssl_contexts.get(spec.tls_config) if spec.tls else None
     conn: Connection | None = None
     expiry: float | None = None
     details: dict[str, str] = {}

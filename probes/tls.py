@@ -28,6 +28,7 @@ Phases: ``dns`` (only for a host name), ``connect``, ``tls``.  Details: ``subjec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 import time
 
@@ -76,24 +77,26 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     spec = target.spec
     if not isinstance(spec, TlsSpec):
         raise TypeError(f"tls probe given a {type(spec).__name__}")
-    clock = PhaseClock()
     server_name = spec.tls_config.server_name or spec.host
+    # Built before the clock starts: the context is omniwatch's cost, not the target's.
+    ssl_context = ctx.ssl_contexts.get(spec.tls_config)
+    clock = PhaseClock()
     deadline = asyncio.get_running_loop().time() + target.timeout_seconds
     try:
         async with asyncio.timeout_at(deadline):
-            conn = await connect(spec.host, spec.port, clock,
-                                 ssl_context=ctx.ssl_contexts.get(spec.tls_config),
+            conn = await connect(spec.host, spec.port, clock, ssl_context=ssl_context,
                                  server_hostname=server_name)
     except TimeoutError:
         return timed_out(target, clock)
     except ProbeFailure as exc:
+        result = failed(exc, clock)  # timed now: the second look is not the target's cost
         leaf = None
         if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
             leaf = await _unverified_look(spec, ctx, server_name, deadline)
         if leaf is None:
-            return failed(exc, clock)
-        return failed(exc, clock, cert_expiry_timestamp=leaf.not_after_timestamp,
-                      details=leaf.details())
+            return result
+        return dataclasses.replace(result, cert_expiry_timestamp=leaf.not_after_timestamp,
+                                   details=leaf.details())
     try:
         leaf = presented_certificate(conn)
         details = conn.details()
@@ -113,10 +116,20 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
 async def _unverified_look(spec: TlsSpec, ctx: ProbeContext, server_name: str,
                            deadline: float) -> LeafCertificate | None:
     """The leaf the server presents, fetched without verification; None if that fails too."""
+    return await unverified_leaf(spec.host, spec.port, server_name,
+                                 ctx.ssl_contexts.get(spec.tls_config, verify=False), deadline)
+
+
+async def unverified_leaf(host: str, port: int, server_name: str,
+                          ssl_context: ssl.SSLContext, deadline: float) -> LeafCertificate | None:
+    """The leaf ``host:port`` presents, over an unverified ``ssl_context``, by ``deadline``.
+
+    For reporting the expiry of a certificate a verified handshake refused; None when the
+    second handshake fails too.
+    """
     try:
         async with asyncio.timeout_at(deadline):
-            conn = await connect(spec.host, spec.port, PhaseClock(),
-                                 ssl_context=ctx.ssl_contexts.get(spec.tls_config, verify=False),
+            conn = await connect(host, port, PhaseClock(), ssl_context=ssl_context,
                                  server_hostname=server_name)
     except (TimeoutError, ProbeFailure):
         return None

@@ -20,8 +20,13 @@ FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("omniwatch_probe_success", "gauge", "1 if the last probe succeeded (degraded counts)."),
     ("omniwatch_probe_degraded", "gauge",
      "1 if the last probe succeeded but slower than its latency threshold."),
-    ("omniwatch_probe_last_duration_seconds", "gauge", "Duration of the last probe."),
-    ("omniwatch_probe_duration_seconds", "histogram", "Probe duration, connect to last byte."),
+    ("omniwatch_probe_last_duration_seconds", "gauge",
+     "Duration of the last probe, as omniwatch_probe_duration_seconds measures it."),
+    ("omniwatch_probe_duration_seconds", "histogram",
+     "Wall time of each probe's last attempt, from its first network step (DNS lookup, "
+     "else TCP connect) to the last byte read or the failure: the sum of its phases plus "
+     "the gaps between them. Excludes omniwatch's own setup (TLS contexts, imports) and "
+     "the checks of the body after it arrived."),
     ("omniwatch_probe_phase_seconds", "gauge", "Seconds spent per phase in the last probe."),
     ("omniwatch_probes_total", "counter",
      "Confirmed probe outcomes by result (success, degraded, failure) and reason."),
