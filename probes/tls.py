@@ -31,6 +31,7 @@ import asyncio
 import dataclasses
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 
 from monitor.config.model import Target, TlsSpec
 from probes._x509 import LeafCertificate, leaf_certificate
@@ -59,6 +60,28 @@ def presented_certificate(conn: Connection) -> LeafCertificate | None:
         return leaf_certificate(der)
     except ValueError:
         return None
+
+
+def with_min_valid(
+    probe_fn: Callable[[Target, ProbeContext], Awaitable[ProbeResult]], min_valid_seconds: float
+) -> Callable[[Target, ProbeContext], Awaitable[ProbeResult]]:
+    """``probe_fn`` made to fail a success whose certificate expires within
+    ``min_valid_seconds`` (reason ``tls``, message from :func:`expiry_problem`).
+
+    The http and tcp probes report the expiry but have no such expectation of their own;
+    ``omniwatch probe --min-valid`` holds them to the one a ``tls`` target has.
+    """
+    async def checked(target: Target, ctx: ProbeContext) -> ProbeResult:
+        result = await probe_fn(target, ctx)
+        if not result.success or result.cert_expiry_timestamp is None:
+            return result
+        problem = expiry_problem(result.cert_expiry_timestamp,
+                                 result.started_at or time.time(), min_valid_seconds)
+        if problem is None:
+            return result
+        return dataclasses.replace(result, success=False, degraded=False, reason=REASON_TLS,
+                                   message=problem)
+    return checked
 
 
 def expiry_problem(not_after: float, now: float, min_valid_seconds: float) -> str | None:

@@ -50,10 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "Exit 0 if every probe succeeded, 1 if any failed.",
         epilog="examples:\n  omniwatch probe -c omniwatch.yaml --channel branch\n"
                "  omniwatch probe https://app.example/health --expect-status 200 --count 20\n"
-               "  omniwatch probe tcp://10.1.2.3:8583 --json",
+               "  omniwatch probe tcp://10.1.2.3:8583 --json\n"
+               "  omniwatch probe tls://app.example:443 --min-valid 14d\n"
+               "  omniwatch probe 'dns://10.0.0.53/app.example?type=A'",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("url", nargs="?", metavar="URL",
-                       help="ad-hoc http(s)://…, tcp://host:port, tcps://… or tls://host:port")
+                       help="ad-hoc http(s)://…, tcp://host:port, tcps://…, tls://host:port "
+                            "or dns://[server[:port]]/name[?type=MX]")
     probe.add_argument("-c", "--config", metavar="FILE", help="configuration file")
     probe.add_argument("--channel", action="append", metavar="C",
                        help="probe every target of channel C (repeatable)")
@@ -81,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     adhoc.add_argument("--no-follow", action="store_true", help="do not follow redirects")
     adhoc.add_argument("--insecure", action="store_true", help="skip TLS verification")
     adhoc.add_argument("--ca-file", metavar="FILE", help="CA bundle for TLS verification")
+    adhoc.add_argument("--min-valid", metavar="DURATION",
+                       help="TLS: fail when the certificate expires sooner (e.g. 14d)")
     adhoc.add_argument("--confirm", type=int, default=0, metavar="N",
                        help="re-attempt a failure N times before reporting it")
     _add_common(probe)

@@ -8,25 +8,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import signal
 import statistics
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from monitor.cli.common import EXIT_USAGE, UsageError, duration_arg, print_config_error
 from monitor.config import ConfigError, load_config
-from monitor.config.model import Target
+from monitor.config.model import DnsSpec, Target
 from monitor.config.values import PathT, duration_text
 from monitor.redact import netloc_without_userinfo, without_userinfo
 from monitor.tables import format_table
-from probes import PROBES
+from probes import PROBES, ProbeFn
 from probes.context import ProbeContext
 from probes.result import PHASES, ProbeResult
 from probes.runner import run_target
+from probes.tls import with_min_valid
 
 
 @dataclass(slots=True)
@@ -46,7 +49,7 @@ FLAG_PATHS: dict[PathT, str] = {
     ("tls", "insecure_skip_verify"): "--insecure", ("tls", "ca_file"): "--ca-file",
     ("expect", "status"): "--expect-status", ("expect", "body_regex"): "--expect-body",
     ("expect", "regex"): "--expect-body", ("expect", "json"): "--expect-json",
-    ("expect", "latency"): "--latency",
+    ("expect", "latency"): "--latency", ("expect", "min_valid"): "--min-valid",
 }
 
 
@@ -106,9 +109,21 @@ def adhoc_entry(url: str, args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError("--insecure/--ca-file: tcp:// does not use TLS (use tcps://)")
         if parts.scheme != "tcp":
             entry["tls"] = tls if tls or parts.scheme == "tls" else True
+    elif parts.scheme == "dns":
+        entry.update(dns_entry(url))
+        if args.expect_body is not None:
+            expect["body_regex"] = args.expect_body  # refused below: not a dns expectation
+        if tls:
+            entry["tls"] = tls
     else:
         raise UsageError(f"{without_userinfo(url)!r}: use http(s)://host/path, tcp://host:port, "
-                         "tcps://host:port or tls://host:port")
+                         "tcps://host:port, tls://host:port or dns://[server[:port]]/name")
+    if args.min_valid is not None:
+        if parts.scheme not in TLS_SCHEMES:
+            raise UsageError(f"--min-valid: needs a TLS target ({', '.join(TLS_SCHEMES)}://), "
+                             f"not {parts.scheme}://")
+        if parts.scheme == "tls":  # the tls probe checks it itself, as in a config
+            expect["min_valid"] = duration_text(args.min_valid)
     if expect:
         entry["expect"] = expect
     return entry
@@ -132,8 +147,9 @@ def _json_field(kv: str) -> tuple[str, object]:
 
 
 def adhoc_target(url: str, args: argparse.Namespace) -> Target:
-    """A :class:`Target` for an ad-hoc ``http(s)://``, ``tcp://`` or ``tls://`` address,
-    its flags checked by the config's own rules (:mod:`monitor.config.adhoc`)."""
+    """A :class:`Target` for an ad-hoc ``http(s)://``, ``tcp(s)://``, ``tls://`` or
+    ``dns://`` address, its flags checked by the config's own rules
+    (:mod:`monitor.config.adhoc`)."""
     from monitor.config.adhoc import build_adhoc
 
     entry = adhoc_entry(url, args)
@@ -142,7 +158,12 @@ def adhoc_target(url: str, args: argparse.Namespace) -> Target:
         raise UsageError(*[
             f"{flag_of(path)}: does not apply to a {entry['probe']} probe" if msg == "unknown"
             else f"{flag_of(path)}: {msg}" for path, msg in problems])
-    return replace(target, interval_seconds=max(target.timeout_seconds, 1.0))
+    target = replace(target, interval_seconds=max(target.timeout_seconds, 1.0))
+    if isinstance(target.spec, DnsSpec):  # the question, not only the server, names it
+        server = "system" if target.spec.server is None else entry["name"]
+        target = replace(target, name=f"{server}/{target.spec.query_name}/"
+                                      f"{target.spec.record_type}")
+    return target
 
 
 def _names(names: Iterable[str], most: int = 20) -> str:
@@ -152,6 +173,48 @@ def _names(names: Iterable[str], most: int = 20) -> str:
         return "none"
     more = f", … and {len(known) - most} more" if len(known) > most else ""
     return ", ".join(known[:most]) + more
+
+
+TLS_SCHEMES = ("https", "tcps", "tls")
+_DNS_PARAMS = ("type", "transport")
+
+
+_DNS_PARAMS = ("type", "transport")
+
+
+def dns_entry(url: str) -> dict[str, Any]:
+    """The dns target keys of ``dns://server[:port]/name?type=A&transport=udp``.
+
+    Without a server (``dns:///name``) the system resolver answers, as a ``dns`` target
+    without ``server`` does.  ``type`` defaults to A, ``transport`` to udp; the config's
+    schema checks both, as it checks them in a file.
+    """
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name or "/" in name:
+        raise UsageError(f"{without_userinfo(url)!r}: expected dns://[server[:port]]/name"
+                         "[?type=A]")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - set(_DNS_PARAMS))
+    if unknown:
+        raise UsageError(f"{without_userinfo(url)!r}: unknown parameter {unknown[0]!r} "
+                         f"(known: {', '.join(_DNS_PARAMS)})")
+    values = {k: v[-1] for k, v in query.items()}
+    entry: dict[str, Any] = {"probe": "dns", "query": name,
+                             "record_type": values.get("type", "A").upper(),
+                             "transport": values.get("transport", "udp").lower()}
+    if parts.hostname:
+        try:
+            entry.update(server=parts.hostname, port=parts.port or 53)
+        except ValueError:  # a port that is not a number, or above 65535
+            raise UsageError(f"{without_userinfo(url)!r}: invalid port") from None
+    return entry
+
+
+def cert_expiry_text(not_after: float, now: float) -> str:
+    """``expires in 3.0 days`` (or ``expired 2.0 days ago``) for a ``notAfter`` at ``now``."""
+    days = (not_after - now) / 86400.0
+    return f"expires in {days:.1f} days" if days > 0 else f"expired {-days:.1f} days ago"
 
 
 def _ms(seconds: float | None) -> str:
@@ -184,7 +247,20 @@ def summarise(series: Series) -> dict[str, object]:
         "last_duration_seconds": last.duration_seconds, "phases": dict(last.phases),
         "attempts": sum(r.attempts for r in res),
         "cert_expiry_timestamp": last.cert_expiry_timestamp,
+        **_cert_fields(last),
+        "details": dict(last.details),
     }
+
+
+def _cert_fields(result: ProbeResult) -> dict[str, object]:
+    """When the certificate expires, in words and ISO 8601, as of the probe."""
+    not_after = result.cert_expiry_timestamp
+    if not_after is None:
+        return {}
+    now = result.started_at or time.time()
+    return {"cert_not_after": dt.datetime.fromtimestamp(not_after, dt.UTC).isoformat(),
+            "cert_expiry": cert_expiry_text(not_after, now),
+            "cert_days_left": round((not_after - now) / 86400.0, 3)}
 
 
 def render_table(rows: Sequence[dict[str, object]], repeated: bool) -> str:
@@ -206,19 +282,32 @@ def render_table(rows: Sequence[dict[str, object]], repeated: bool) -> str:
                      *[_ms(phases.get(p)) for p in PHASES]]
         lines.append(line)
     out = format_table(lines)
+    out += [f"{r['target']}: certificate {r['cert_expiry']} ({r['cert_not_after']})"
+            for r in rows if "cert_expiry" in r]
+    for r in rows:
+        details = r["details"] if isinstance(r["details"], dict) else {}
+        if r["kind"] == "dns" and "rcode" in details:
+            out.append(f"{r['target']}: {details['rcode']}, {details['answer_count']} answers"
+                       + (f": {details['answers']}" if details.get("answers") else ""))
     failed = [r for r in rows if r["result"] == "failure" and r["message"]]
     out += [f"{r['target']}: {r['message']}" for r in failed]
     return "\n".join(out)
 
 
 async def probe_all(targets: Sequence[Target], count: int, interval: float,
-                    progress: bool) -> tuple[list[Series], bool]:
+                    progress: bool, min_valid: float | None = None
+                    ) -> tuple[list[Series], bool]:
     """Probe every target ``count`` times, targets concurrently, runs ``interval`` apart.
 
     Ctrl-C (SIGINT) stops early, as ``ping`` does: the probes done so far are returned,
-    with True for "interrupted".
+    with True for "interrupted".  With ``min_valid`` (seconds), a success whose
+    certificate expires sooner fails as ``tls``, as a ``tls`` target's ``min_valid`` does.
     """
     ctx = ProbeContext()
+
+    def probe_fn(kind: str) -> ProbeFn:
+        fn = PROBES[kind]
+        return fn if min_valid is None else with_min_valid(fn, min_valid)
     series = [Series(t) for t in targets]
     total = len(targets) * count
     done = 0
@@ -228,7 +317,7 @@ async def probe_all(targets: Sequence[Target], count: int, interval: float,
         for i in range(count):
             if i:
                 await asyncio.sleep(interval)
-            s.results.append(await run_target(s.target, ctx, PROBES[s.target.kind]))
+            s.results.append(await run_target(s.target, ctx, probe_fn(s.target.kind)))
             done += 1
             if progress:
                 sys.stderr.write(f"\rprobing… {done}/{total}")
@@ -256,11 +345,13 @@ async def probe_all(targets: Sequence[Target], count: int, interval: float,
     return series, interrupted
 
 
-def run_probe(targets: Sequence[Target], args: argparse.Namespace, every: float) -> int:
+def run_probe(targets: Sequence[Target], args: argparse.Namespace, every: float,
+              min_valid: float | None = None) -> int:
     """Probe, print, and return the exit code (0 all succeeded, 1 any failed, 130 when
     interrupted by Ctrl-C: the summary then covers the probes done)."""
     progress = not args.json and sys.stderr.isatty() and args.count * len(targets) > 1
-    series, interrupted = asyncio.run(probe_all(targets, args.count, every, progress))
+    series, interrupted = asyncio.run(probe_all(targets, args.count, every, progress,
+                                                min_valid))
     rows = [summarise(s) for s in series if s.results]
     if args.json:
         print(json.dumps({"targets": rows, **({"interrupted": True} if interrupted else {})},
@@ -279,7 +370,7 @@ def run_probe(targets: Sequence[Target], args: argparse.Namespace, every: float)
 ADHOC_FLAGS = {"timeout": "5s", "method": None, "header": None, "body": None,
                "expect_status": None, "expect_body": None, "expect_json": None,
                "latency": None, "send": None, "no_follow": False, "insecure": False,
-               "ca_file": None, "confirm": 0}
+               "ca_file": None, "confirm": 0, "min_valid": None}
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -287,6 +378,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise UsageError(f"--count must be at least 1 (not {args.count})")
     every = duration_arg("--every", args.every, zero_ok=True)
+    min_valid = None if args.min_valid is None else duration_arg("--min-valid", args.min_valid)
     targets: list[Target] = []
     try:
         if args.url:
@@ -322,4 +414,4 @@ def cmd_probe(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print_config_error(exc)
         return EXIT_USAGE
-    return run_probe(targets, args, every)
+    return run_probe(targets, args, every, min_valid)
