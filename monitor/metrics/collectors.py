@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -197,9 +197,17 @@ class StoreCollector(Collector):
             value=self._buffer.dropped_probes)
 
 
-def build_registry(*collectors: Collector) -> CollectorRegistry:
-    """A new registry holding ``collectors`` (and nothing global)."""
+def build_registry(*collectors: Collector, process: bool = False) -> CollectorRegistry:
+    """A new registry holding ``collectors`` (and nothing global).
+
+    With ``process``, also the standard ``process_*`` families (CPU, memory, open file
+    descriptors, start time) and ``python_info``, as every Prometheus client exports them;
+    only one registry per ``/metrics`` body should ask for them.
+    """
     registry = CollectorRegistry(auto_describe=False)
     for c in collectors:
         registry.register(c)
+    if process:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
     return registry

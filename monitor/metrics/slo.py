@@ -55,9 +55,16 @@ class SloCollector(Collector):
             "omniwatch_error_budget_remaining_ratio",
             "Share of the error budget left over the SLO period (negative when overspent).",
             labels=("slo",))
+        seconds = GaugeMetricFamily(
+            "omniwatch_error_budget_remaining_seconds",
+            "Error budget left, as seconds of full outage (negative when overspent).",
+            labels=("slo",))
+        # Kept for one release so dashboards and alerts can move to the _seconds family.
         minutes = GaugeMetricFamily(
             "omniwatch_error_budget_remaining_minutes",
-            "Error budget left, as minutes of full outage.", labels=("slo",))
+            "DEPRECATED, use omniwatch_error_budget_remaining_seconds (this family goes in "
+            "the next release). Error budget left, as minutes of full outage.",
+            labels=("slo",))
         burn = GaugeMetricFamily("omniwatch_burn_rate",
                                  "Error ratio / (1 - objective) per window; NaN without data.",
                                  labels=("slo", "window"))
@@ -87,8 +94,10 @@ class SloCollector(Collector):
                 for window, v in o.burn_rates.items():
                     burn.add_metric([name, window], _value(v))
                 remaining.add_metric([name], _value(o.budget_remaining_ratio))
-                minutes.add_metric([name], _value(o.budget_remaining_minutes))
+                left = o.budget_remaining_minutes
+                seconds.add_metric([name], _value(None if left is None else left * 60.0))
+                minutes.add_metric([name], _value(left))
                 exhaustion.add_metric([name], math.inf if o.exhaustion_seconds is None
                                       else o.exhaustion_seconds)
                 status.add_metric([name], ALERT_STATE_VALUES[o.alert])
-        yield from (objective, sli, remaining, minutes, burn, exhaustion, status)
+        yield from (objective, sli, remaining, seconds, minutes, burn, exhaustion, status)

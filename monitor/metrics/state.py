@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 
 from probes.result import ProbeResult
 
-# Probe duration histogram bounds (seconds).  Few buckets on purpose: with 10,000
-# targets every bound is 10,000 series in every scrape.
-DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Probe duration histogram bounds (seconds).  From 1 ms, so LAN probes (1-10 ms) are
+# resolved rather than all landing in the first bucket, with 0.8 for the typical 800 ms
+# latency threshold, up to the common 5 s timeout (+Inf takes longer ones).  No more
+# than that on purpose: with 10,000 targets every bound is 10,000 series in every scrape.
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 2.5, 5.0)
 # Scheduler lateness bounds (seconds): how long after its slot a probe really started.
 LATENESS_BUCKETS: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 5.0)

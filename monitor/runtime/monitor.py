@@ -72,6 +72,7 @@ class Monitor:
             StoreCollector(self.store_health, store),
             ConsistencyCollector(self.consistency),
             ServerCollector(self.server_stats),
+            process=True,
         )
         self._exclusions = exclusions(config)
         self._slo_collector = None if store is None else SloCollector(

@@ -61,6 +61,31 @@ def test_render_parses_and_carries_every_family() -> None:
     assert k("omniwatch_http_status_code", *app) not in s
 
 
+def test_duration_buckets_resolve_lan_probes_and_the_800ms_threshold() -> None:
+    state = ProbeState()
+    for seconds in (0.0008, 0.002, 0.004, 0.7, 0.9):
+        state.observe("branch", "gw", "tcp", _result(duration_seconds=seconds))
+    s = _samples(render_targets(state.targets.values()))
+    gw = (("channel", "branch"), ("target", "gw"))
+    bounds = sorted(float(dict(labels)["le"]) for name, labels in s
+                    if name == "omniwatch_probe_duration_seconds_bucket")
+    assert bounds == [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1.0,
+                      2.5, 5.0, float("inf")]
+
+    def bucket(le: str) -> float:
+        return s[k("omniwatch_probe_duration_seconds_bucket", *gw, ("le", le))]
+
+    assert (bucket("0.001"), bucket("0.0025"), bucket("0.005")) == (1, 2, 3)
+    assert (bucket("0.5"), bucket("0.8"), bucket("1.0")) == (3, 4, 5)
+
+
+def test_full_body_has_standard_process_families() -> None:
+    text = generate_latest(build_registry(process=True)).decode()
+    names = {f.name for f in text_string_to_metric_families(text)}
+    assert {"process_cpu_seconds", "process_resident_memory_bytes", "process_open_fds",
+            "process_start_time_seconds", "python_info"} <= names
+
+
 def test_cache_is_invalidated_by_a_new_result() -> None:
     state = ProbeState()
     state.observe("app", "a", "http", _result())
