@@ -55,6 +55,12 @@ def _text(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
 
 
+def json_logging() -> bool:
+    """Whether :func:`setup_logging` chose ``json``: output that would otherwise be a
+    plain stderr line (a refused configuration) is then a JSON event too."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+
+
 def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:
     """Route all ``omniwatch.*`` logging to ``stream`` (stderr) in ``fmt``."""
     handler = logging.StreamHandler(stream or sys.stderr)

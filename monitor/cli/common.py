@@ -4,6 +4,7 @@ and the event loop.  Cheap to import: the loop and the store are loaded when use
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -12,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.config import ConfigError, load_config
 from monitor.config import values as config_values
+from monitor.logs import json_logging
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("omniwatch.config")
 
 
 class UsageError(Exception):
@@ -29,7 +33,17 @@ class UsageError(Exception):
 
 
 def print_config_error(exc: ConfigError) -> None:
-    """Every problem of a refused configuration, one ``error:`` line each, on stderr."""
+    """Every problem of a refused configuration, one ``error:`` line each, on stderr.
+
+    Under ``--log-format json`` each problem is a ``config_error`` event instead (with
+    ``file``, ``path`` and ``problem`` fields), so a log pipeline reading JSON lines
+    sees why the process refused to start rather than unparseable text.
+    """
+    if json_logging():
+        for p in exc.problems:
+            log.error("config_error", extra={"file": p.file, "path": p.path,
+                                             "problem": p.message})
+        return
     for p in exc.problems:
         print(f"error: {p}", file=sys.stderr)
 

@@ -273,8 +273,8 @@ class Monitor:
         prerender(self.state.targets[target.name])
         if self.store is not None:
             self.store.record(target.channel, target.name, result, excluded is not None)
-        if not result.success:
-            log.info("probe_failed", extra={
+        if not result.success:  # a target down is worth a warning; the SLO decides alerts
+            log.warning("probe_failed", extra={
                 "channel": target.channel, "target": target.name, "reason": result.reason,
                 "detail": result.message, "attempts": result.attempts,
                 **({"excluded": excluded} if excluded else {})})
