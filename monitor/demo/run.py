@@ -7,16 +7,19 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Sequence
 
 from aiohttp import web
 
-from monitor.config import parse_config
+from monitor.config import format_duration, parse_config
 from monitor.config.values import listen_url
 from monitor.demo.backends import backends, serve_gateway
+from monitor.metrics.state import ProbeState
 from monitor.runtime.monitor import Monitor
 from monitor.server.app import start_server
-from monitor.slo.bindings import evaluate_all, slo_bindings
-from monitor.slo.table import render_rows, slo_rows
+from monitor.slo.bindings import SloBinding, slo_bindings
+from monitor.slo.budget import Counts, burn_rate
+from monitor.slo.table import render_rows
 from monitor.store import open_store
 
 log = logging.getLogger("omniwatch.demo")
@@ -47,6 +50,48 @@ channels:
 """
 
 
+def run_counts(state: ProbeState, bindings: Sequence[SloBinding]) -> dict[str, Counts]:
+    """Counted probes of this process per SLO name: the run, and nothing stored before it.
+
+    The history file may hold earlier demo runs; the in-memory state holds only this
+    one, exactly (a store window would start on a minute boundary that an earlier run
+    may share).
+    """
+    per_target: dict[str, Counts] = {}
+    for st in state.targets.values():
+        good = sum(n for (label, _), n in st.results.items() if label != "failure")
+        degraded = sum(n for (label, _), n in st.results.items() if label == "degraded")
+        per_target[st.target] = Counts(good, sum(st.results.values()), degraded)
+    channel_of = {st.target: st.channel for st in state.targets.values()}
+    out: dict[str, Counts] = {}
+    for b in bindings:
+        scopes = [t for t, c in channel_of.items() if c == b.scope] if b.kind == "channel" \
+            else [b.scope]
+        out[b.spec.name] = sum((per_target.get(t, Counts()) for t in scopes), Counts())
+    return out
+
+
+def run_rows(bindings: Sequence[SloBinding], counts: dict[str, Counts]) -> list[list[str]]:
+    """The closing table: per objective, this run's probes, SLI, burn rate and verdict."""
+    rows = [["SLO", "OBJECTIVE", "PROBES", "SLI", "BURN", "STATUS"]]
+    for b in bindings:
+        c = counts.get(b.spec.name, Counts())
+        parts = [(b.spec.name, b.spec.objective, c.bad)]
+        if b.spec.latency_objective is not None:
+            parts.append((f"{b.spec.name}-latency", b.spec.latency_objective,
+                          c.total - c.fast))
+        for name, objective, bad in parts:
+            if c.total == 0:
+                rows.append([name, f"{objective * 100:.3f}%", "0", "n/a", "n/a", "NO DATA"])
+                continue
+            sli = (c.total - bad) / c.total
+            rate = burn_rate(bad, c.total, objective)
+            rows.append([name, f"{objective * 100:.3f}%", str(c.total), f"{sli * 100:.3f}%",
+                         "n/a" if rate is None else f"{rate:.2f}x",
+                         "MET" if sli >= objective else "MISSED"])
+    return rows
+
+
 def _summary(monitor: Monitor) -> str:
     parts = []
     for st in monitor.state.targets.values():
@@ -73,6 +118,7 @@ async def run_demo(host: str, port: int, duration: float | None, db: str) -> int
     ports["gateway"] = gateway.sockets[0].getsockname()[1]
 
     config = parse_config(DEMO_CONFIG.format(db=db, **ports), file="<demo>")
+    started = time.monotonic()
     store = open_store(config.store)
     monitor = Monitor(config, store=store)
     try:
@@ -113,9 +159,11 @@ async def run_demo(host: str, port: int, duration: float | None, db: str) -> int
             await r.cleanup()
         gateway.close()
         await gateway.wait_closed()
-        statuses = evaluate_all(store, slo_bindings(config), time.time())
         store.close()
-        print("\nSLOs over this run (history kept in " + db + "):\n"
-              + render_rows(slo_rows(statuses)), flush=True)
+        bindings = slo_bindings(config)
+        ran = format_duration(round(time.monotonic() - started))
+        print(f"\nSLOs over this run ({ran}; the history of every run is kept in {db}):\n"
+              + render_rows(run_rows(bindings, run_counts(monitor.state, bindings))),
+              flush=True)
         print("omniwatch demo: stopped", flush=True)
     return 0
