@@ -41,7 +41,10 @@ Failure reasons (see :mod:`probes.result`):
 ``connect_refused``  the TCP connection was refused.
 ``connect_error``    any other failure to connect, or the connection was reset.
 ``tls``              handshake failed or the certificate was rejected (expired,
-                     wrong host, unknown CA, client certificate refused).
+                     wrong host, unknown CA, client certificate refused).  A rejected
+                     certificate's ``notAfter`` is still reported: a second,
+                     unverified handshake within the deadline reads it, as the
+                     ``tls`` probe does (only failing targets pay for it).
 ``http_status``      the final status was not expected, *including too many
                      redirects*: as with blackbox_exporter (where Go hands back the last
                      3xx response), the last 3xx becomes the status checked, so
