@@ -64,9 +64,8 @@ def flag_of(path: PathT) -> str:
 def adhoc_entry(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """The ``targets:`` entry the URL and flags describe, written as a config file would."""
     parts = urlsplit(url)
-    # The name is shown (TARGET column, messages, --json): never with its user-info.
-    entry: dict[str, Any] = {"name": netloc_without_userinfo(url) or without_userinfo(url),
-                             "timeout": duration_text(args.timeout)}
+    # Named after the build (see adhoc_target): a URL is no valid target name.
+    entry: dict[str, Any] = {"name": "adhoc", "timeout": duration_text(args.timeout)}
     expect: dict[str, Any] = {}
     if args.latency is not None:
         expect["latency"] = duration_text(args.latency)
@@ -158,12 +157,12 @@ def adhoc_target(url: str, args: argparse.Namespace) -> Target:
         raise UsageError(*[
             f"{flag_of(path)}: does not apply to a {entry['probe']} probe" if msg == "unknown"
             else f"{flag_of(path)}: {msg}" for path, msg in problems])
-    target = replace(target, interval_seconds=max(target.timeout_seconds, 1.0))
+    # The name is shown (TARGET column, messages, --json): never with its user-info.
+    name = netloc_without_userinfo(url) or without_userinfo(url)
     if isinstance(target.spec, DnsSpec):  # the question, not only the server, names it
-        server = "system" if target.spec.server is None else entry["name"]
-        target = replace(target, name=f"{server}/{target.spec.query_name}/"
-                                      f"{target.spec.record_type}")
-    return target
+        server = "system" if target.spec.server is None else name
+        name = f"{server}/{target.spec.query_name}/{target.spec.record_type}"
+    return replace(target, name=name, interval_seconds=max(target.timeout_seconds, 1.0))
 
 
 def _names(names: Iterable[str], most: int = 20) -> str:

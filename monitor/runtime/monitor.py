@@ -213,7 +213,9 @@ class Monitor:
         one more reload after it (see :class:`~monitor.runtime.reload.Coalescer`).
         """
         self.reload_status.requests += 1
-        return await self._reloads.request()
+        # Shielded: the server cancels a handler whose client left, and the future is
+        # shared by every request the same run serves.
+        return await asyncio.shield(self._reloads.request())
 
     def request_reload(self) -> None:
         """Ask for a reload without waiting for it (the SIGHUP handler)."""

@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from monitor.cli.probe import UsageError, cert_expiry_text, dns_spec
+from monitor.cli.common import UsageError
+from monitor.cli.parser import build_parser
+from monitor.cli.probe import adhoc_target, cert_expiry_text
+from monitor.config.model import DnsSpec
 from tests.servers import DnsZone, Pki, dns_server, http_server
 
 IN_3_DAYS = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3, minutes=1)
@@ -150,6 +153,14 @@ async def test_dns_url_usage_errors(url: str) -> None:
     assert out == ""
     assert err.startswith("omniwatch probe: ")
     assert "Traceback" not in err
+
+
+def dns_spec(url: str, latency: float | None) -> DnsSpec:
+    """The spec ``omniwatch probe URL`` builds, through the config's own checks."""
+    argv = ["probe", url] + ([] if latency is None else ["--latency", str(latency)])
+    spec = adhoc_target(url, build_parser().parse_args(argv)).spec
+    assert isinstance(spec, DnsSpec)
+    return spec
 
 
 def test_dns_spec_parses_every_form() -> None:
