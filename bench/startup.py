@@ -113,6 +113,10 @@ def main() -> int:
     script = Path(python).with_name("omniwatch")
     omniwatch = [str(script)] if script.exists() and not args.tree else [python, "-m", "monitor"]
     env = {**os.environ, **EXAMPLE_ENV}
+    # As installed: pip writes every module's .pyc, so a command never compiles source.
+    # (An editable checkout under PYTHONDONTWRITEBYTECODE=1 would compile all of
+    # omniwatch on every run, which no user's installation does.)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.tree:
         env["PYTHONPATH"] = str(args.tree.resolve())
     with tcp_listener() as tcp_port, http_listener() as http_port:

@@ -1,13 +1,15 @@
 """What may be shown of a connection string or a URL: never its password or token.
 
-A DSN is parsed by a real parser (libpq's, through ``psycopg.conninfo``, for PostgreSQL;
-:func:`urllib.parse.urlsplit` for MySQL URLs) *before* it is used, so no driver ever gets
+A DSN is parsed by a real parser (libpq's grammar, :mod:`monitor.conninfo`, checked
+against libpq by its tests, for PostgreSQL; :func:`urllib.parse.urlsplit` for MySQL URLs)
+*before* it is used, so no driver ever gets
 the chance to quote a fragment of a malformed one back in an error.  What a message may
 name is :class:`DsnFacts`: user, host, port and database, which are not secrets and are
 what an on-call engineer needs to find the database.
 
-Pure and dependency-free at import time (psycopg is imported only to parse a PostgreSQL
-DSN), so the config, the store, the consistency sources and the probes can all use it.
+Pure and dependency-free (psycopg is never imported to parse: ``config validate`` must
+not pay a third of a second for it), so the config, the store, the consistency sources
+and the probes can all use it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from monitor.conninfo import ConninfoError, parse_conninfo
 
 if TYPE_CHECKING:
     import psycopg
@@ -62,15 +66,12 @@ def postgres_facts(dsn: str) -> DsnFacts:
 
     Raises :class:`DsnError` with a message naming no part of ``dsn``.
     """
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
-
     try:
-        params = conninfo_to_dict(dsn)
-    except ProgrammingError as exc:
-        # libpq's message quotes the offending fragment (often a piece of the password):
-        # only its kind is told, in words of our own.
-        raise DsnError(_postgres_parse_problem(str(exc))) from None
+        params = parse_conninfo(dsn)
+    except ConninfoError as exc:
+        # Only the kind of problem is told, in words of our own: libpq's message would
+        # quote the offending fragment, often a piece of the password.
+        raise DsnError(_postgres_parse_problem(exc.kind)) from None
     host = params.get("host") or params.get("hostaddr")
     if host is not None and any(c in str(host) for c in "@/?#") and not str(host).startswith("/"):
         raise DsnError(f"the host is not a host name (if it is part of a password: "
@@ -86,16 +87,14 @@ def _opt(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _postgres_parse_problem(libpq: str) -> str:
-    # Choose among fixed sentences by the kind of libpq's complaint; its own text (which
-    # quotes the DSN) is never passed on.
-    if "missing \"=\"" in libpq:
+def _postgres_parse_problem(kind: str) -> str:
+    if kind == "missing_equals":
         return ("not a PostgreSQL connection string: expected key=value pairs (a value with "
                 "spaces must be in single quotes: password='two words') or "
                 "postgresql://user:password@host:5432/database")
-    if "unterminated quoted string" in libpq:
+    if kind == "unterminated_quote":
         return "not a PostgreSQL connection string: a quoted value is not closed"
-    if "invalid connection option" in libpq:
+    if kind == "unknown_keyword":
         return ("not a PostgreSQL connection string: an unknown key (see libpq's "
                 "connection parameters; a value with spaces must be in single quotes)")
     return f"not a PostgreSQL connection string (URL form: {_ENCODE_HINT})"

@@ -164,3 +164,17 @@ def test_parser_choices_mirror_their_registries() -> None:
 
     assert tuple(sorted(RENDERERS)) == REPORT_FORMATS
     assert CONSISTENCY_MODES == MODES
+
+
+def test_validating_a_config_loads_no_database_driver(tmp_path: Path) -> None:
+    config = tmp_path / "omniwatch.yaml"
+    config.write_text(
+        'store: {postgres: "host=db.example dbname=omniwatch user=monitor"}\n'
+        "channels: {app: {targets: [{name: a, probe: tcp, host: 127.0.0.1, port: 9}]}}\n"
+        "consistency:\n  reference: branch\n  sources:\n"
+        '    branch: {kind: postgres, dsn: "postgresql://u@db.example/bank", table: c}\n'
+        '    app: {kind: mysql, dsn: "mysql://u@db.example:3306/app", table: c}\n')
+    code = ("from monitor.cli import main\n"
+            f"assert main(['config', 'validate', {str(config)!r}]) == 0")
+    loaded = _loaded_after(code)
+    assert [m for m in loaded if m.split(".")[0] in ("psycopg", "pymysql")] == []
