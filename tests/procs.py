@@ -18,6 +18,12 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 
+def run_omniwatch(*args: str, cwd: Path | None = None,
+                  timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m monitor ARGS`` to completion, output captured as text."""
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd)
+
 class _Handler(BaseHTTPRequestHandler):
     """``/ok`` answers 200 ``{"status":"UP"}``; ``/fail`` 503; ``/hang`` never answers."""
 

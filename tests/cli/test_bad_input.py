@@ -18,14 +18,12 @@ from pathlib import Path
 import pytest
 
 from tests.procs import OmniwatchProcess, http_target_server
+from tests.procs import run_omniwatch as omniwatch
 from tests.support import require
 
 URL = "http://127.0.0.1:9/"
 
 
-def omniwatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=60, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

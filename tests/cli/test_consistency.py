@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.procs import OmniwatchProcess, wait_for
+from tests.procs import run_omniwatch as omniwatch
 
 FIELDS = ["customer_id", "name", "phone", "id_number", "risk_level"]
 REFERENCE = [
@@ -59,9 +58,6 @@ consistency:
     return cfg
 
 
-def omniwatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd)
 
 
 def test_check_reports_exact_outcomes_masked(tmp_path: Path) -> None:

@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.procs import OmniwatchProcess, http_target_server, wait_for
+from tests.procs import run_omniwatch as omniwatch
 
 BAD = ("channels:\n  app:\n    targets:\n"
        "      - {name: a, probe: http, url: 'http://x/', interval: soon}\n")
 
 
-def omniwatch(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=60)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import json
 import socket
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,13 @@ import psycopg
 import pymysql
 import pytest
 
+from tests.procs import run_omniwatch as omniwatch
 from tests.support import require
 
 NAME = "ang吴芳敏"  # a customer's name: must never leave the database
 PG = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
 
 
-def omniwatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd)
 
 
 def closed_port() -> int:

@@ -11,7 +11,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.procs import OmniwatchProcess, wait_for
+from tests.procs import run_omniwatch as omniwatch
 from tests.support import require
 
 FAIL_EVERY = 4  # every fourth request fails: a 75% SLI, far below any objective
@@ -76,9 +76,6 @@ def _config(tmp_path: Path, port: int) -> Path:
     return cfg
 
 
-def omniwatch(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=60)
 
 
 def _slo(cfg: Path) -> tuple[int, dict[str, dict[str, object]]]:
