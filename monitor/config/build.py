@@ -9,25 +9,18 @@ built.  It may assume the document matched ``schemas/config.schema.json``.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
-from pathlib import Path
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from monitor.config.build_probes import ProbeSpecs
 from monitor.config.cron import CronSchedule
-from monitor.config.lenient import SKIPPED
 from monitor.config.model import (
     DEFAULT_INTERVAL_SECONDS,
-    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
     Channel,
     Config,
-    DnsSpec,
-    HttpExpect,
-    HttpSpec,
     MaintenanceConfig,
     ProbeSpec,
     SchedulerConfig,
@@ -36,24 +29,16 @@ from monitor.config.model import (
     SloConfig,
     StoreConfig,
     Target,
-    TcpSpec,
-    TlsClientConfig,
-    TlsSpec,
 )
 from monitor.config.values import (
     PathT,
     format_duration,
     format_path,
-    parse_duration,
     parse_listen,
-    parse_objective,
-    show,
 )
 from monitor.redact import DsnError, postgres_facts
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-T = TypeVar("T")
-P = ParamSpec("P")
 
 
 class Defaults(NamedTuple):
@@ -64,36 +49,13 @@ class Defaults(NamedTuple):
     confirm: int
 
 
-class Builder:
+class Builder(ProbeSpecs):
     """Turns a schema-valid document into typed config, collecting cross-field problems.
 
-    ``lenient`` is for a document the schema refused (its refused values taken out): the
-    checks still run where they can, and a part the builder cannot read is skipped.
+    One method per section; the value checks are
+    :class:`~monitor.config.build_values.ValueChecks`, the per-kind specs
+    :class:`~monitor.config.build_probes.ProbeSpecs`.
     """
-
-    def __init__(self, base_dir: Path, originals: Mapping[PathT, str], *,
-                 lenient: bool = False) -> None:
-        self.base_dir = base_dir
-        self.originals = originals
-        self.lenient = lenient
-        self.problems: list[tuple[PathT, str]] = []
-
-    def part(self, fallback: T, build: Callable[P, T], /, *args: P.args,
-             **kwargs: P.kwargs) -> T:
-        """``build(...)``; when lenient, ``fallback`` if that part is not in shape to be
-        read (the schema reported why).  Strict, every exception is a bug and propagates."""
-        if not self.lenient:
-            return build(*args, **kwargs)
-        try:
-            return build(*args, **kwargs)
-        except SKIPPED:
-            return fallback
-
-    def problem(self, path: PathT, message: str) -> None:
-        self.problems.append((path, message))
-
-    def show(self, path: PathT, value: Any) -> str:
-        return repr(self.originals[path]) if path in self.originals else show(value)
 
     def build(self, doc: Mapping[str, Any], source: str) -> Config:
         """One call per section; a new section adds one line here and one ``$defs`` entry."""
@@ -111,58 +73,6 @@ class Builder:
             maintenance=self.part((), self.maintenance, doc.get("maintenance", []), channels),
             source=source,
         )
-
-    # -- values ------------------------------------------------------------------------
-
-    def duration(self, raw: Any, path: PathT, default: float) -> float:
-        if raw is None:
-            return default
-        try:
-            seconds = parse_duration(raw)
-        except ValueError as exc:
-            self.problem(path, str(exc))
-            return default
-        if seconds <= 0:
-            self.problem(path, f"{self.show(path, raw)} must be greater than zero")
-            return default
-        return seconds
-
-    def regex(self, raw: str | None, path: PathT) -> str | None:
-        if raw is not None:
-            try:
-                re.compile(raw)
-            except re.error as exc:
-                self.problem(path, f"{self.show(path, raw)} is not a regular expression: {exc}")
-        return raw
-
-    def file(self, raw: str | None, path: PathT) -> str | None:
-        if raw is None:
-            return None
-        p = self.base_dir / raw
-        if p.is_dir():
-            self.problem(path, f"{self.show(path, raw)} is a directory, not a file")
-        elif not p.is_file():
-            where = "" if Path(raw).is_absolute() else " (relative to the config file's directory)"
-            self.problem(path, f"file {self.show(path, raw)} does not exist{where}")
-        return str(p)
-
-    def tls_client(self, raw: Mapping[str, Any], path: PathT) -> TlsClientConfig:
-        if raw.get("insecure_skip_verify") and "ca_file" in raw:
-            self.problem((*path, "insecure_skip_verify"),
-                         "true ignores ca_file; remove one of them")
-        return TlsClientConfig(
-            ca_file=self.file(raw.get("ca_file"), (*path, "ca_file")),
-            cert_file=self.file(raw.get("cert_file"), (*path, "cert_file")),
-            key_file=self.file(raw.get("key_file"), (*path, "key_file")),
-            insecure_skip_verify=raw.get("insecure_skip_verify", False),
-            server_name=raw.get("server_name"),
-        )
-
-    def latency(self, exp: Mapping[str, Any], path: PathT) -> float | None:
-        raw = exp.get("latency")
-        return None if raw is None else self.duration(raw, (*path, "expect", "latency"), 0.0)
-
-    # -- sections ------------------------------------------------------------------------
 
     def defaults(self, raw: Mapping[str, Any]) -> Defaults:
         before = len(self.problems)
@@ -257,96 +167,6 @@ class Builder:
                          "timing out")
         return target
 
-    def http(self, raw: Mapping[str, Any], path: PathT) -> HttpSpec:
-        exp, epath = raw.get("expect", {}), (*path, "expect")
-        method = raw.get("method", "POST" if "body" in raw else "GET")
-        if "body" in raw and method in ("GET", "HEAD"):
-            self.problem((*path, "body"), f"a {method} request sends no body; use POST, PUT "
-                         "or PATCH, or remove body")
-        if method == "HEAD":
-            for key in ("body_regex", "body_not_regex", "json", "json_schema"):
-                if key in exp:
-                    self.problem((*epath, key), "a HEAD response has no body to check")
-        if raw.get("follow_redirects") is False and "max_redirects" in raw:
-            self.problem((*path, "max_redirects"), "has no effect when follow_redirects is false")
-        headers: dict[str, str] = {}
-        for key in raw.get("headers", {}):
-            if key.lower() in headers:
-                self.problem((*path, "headers", key), f"duplicate header {key!r} (header names "
-                             f"ignore case; {headers[key.lower()]!r} is the same header)")
-            headers.setdefault(key.lower(), key)
-        schema = exp.get("json_schema")
-        if schema is not None:
-            self.json_schema(schema, (*epath, "json_schema"))
-        return HttpSpec(
-            url=raw["url"],
-            method=method,
-            headers=tuple(raw.get("headers", {}).items()),
-            body=raw.get("body"),
-            follow_redirects=raw.get("follow_redirects", True),
-            max_redirects=int(raw.get("max_redirects", 10)),
-            max_body_bytes=int(raw.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
-            tls=self.tls_client(raw.get("tls", {}), (*path, "tls")),
-            expect=HttpExpect(
-                status=tuple(exp.get("status", ())),
-                body_regex=self.regex(exp.get("body_regex"), (*epath, "body_regex")),
-                body_not_regex=self.regex(exp.get("body_not_regex"), (*epath, "body_not_regex")),
-                json=exp.get("json", {}),
-                json_schema=schema,
-                latency_seconds=self.latency(exp, path),
-            ),
-        )
-
-    def json_schema(self, schema: Mapping[str, Any], path: PathT) -> None:
-        import jsonschema  # already loaded by the loader's shape check; imported late with it
-
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        for error in cls(cls.META_SCHEMA).iter_errors(schema):
-            while error.context:  # the most specific reason, not "not valid under any of ..."
-                error = jsonschema.exceptions.best_match(error.context) or error.context[0]
-            self.problem((*path, *error.absolute_path), f"not a valid JSON Schema: {error.message}")
-
-    def tcp(self, raw: Mapping[str, Any], path: PathT) -> TcpSpec:
-        exp, tls = raw.get("expect", {}), raw.get("tls", False)
-        return TcpSpec(
-            host=raw["host"],
-            port=int(raw["port"]),
-            tls=tls is not False,
-            tls_config=self.tls_client(tls if isinstance(tls, dict) else {}, (*path, "tls")),
-            send=raw.get("send"),
-            expect_regex=self.regex(exp.get("regex"), (*path, "expect", "regex")),
-            latency_seconds=self.latency(exp, path),
-        )
-
-    def dns(self, raw: Mapping[str, Any], path: PathT) -> DnsSpec:
-        exp = raw.get("expect", {})
-        answers = exp.get("answers", [])
-        for i, answer in enumerate(answers):
-            # An entry is a record's exact text, or a regular expression after a "~".
-            if answer.startswith("~"):
-                self.regex(answer[1:], (*path, "expect", "answers", i))
-        return DnsSpec(
-            query_name=raw["query"],
-            record_type=raw.get("record_type", "A"),
-            server=raw.get("server"),
-            port=int(raw.get("port", 53)),
-            transport=raw.get("transport", "udp"),
-            expect_rcode=exp.get("rcode", "NOERROR"),
-            expect_answers=tuple(answers),
-            latency_seconds=self.latency(exp, path),
-        )
-
-    def tls(self, raw: Mapping[str, Any], path: PathT) -> TlsSpec:
-        exp = raw.get("expect", {})
-        return TlsSpec(
-            host=raw["host"],
-            port=int(raw.get("port", 443)),
-            tls_config=self.tls_client(raw.get("tls", {}), (*path, "tls")),
-            min_valid_seconds=self.duration(exp.get("min_valid"), (*path, "expect", "min_valid"),
-                                            0.0),
-            latency_seconds=self.latency(exp, path),
-        )
-
     def service_hours(self, raw: Mapping[str, Any], path: PathT) -> ServiceHours:
         days: set[int] = set()
         for part in raw["days"].split(","):
@@ -408,16 +228,6 @@ class Builder:
     def scheduler(self, raw: Mapping[str, Any]) -> SchedulerConfig:
         return SchedulerConfig(max_concurrency=int(raw.get("max_concurrency", 512)))
 
-    def objective(self, raw: Mapping[str, Any], key: str, path: PathT,
-                  default: float | None) -> float | None:
-        if key not in raw:
-            return default
-        try:
-            return parse_objective(raw[key])
-        except ValueError as exc:
-            self.problem((*path, key), str(exc))
-            return default
-
     def slo(self, raw: Mapping[str, Any]) -> SloConfig:
         base = SloConfig()
         window = self.duration(raw.get("window"), ("slo", "window"), base.window_seconds)
@@ -439,12 +249,6 @@ class Builder:
             latency_objective=self.objective(raw, "latency_objective", path,
                                              base.latency_objective),
         )
-
-    def time_zone(self, tz: str, path: PathT) -> None:
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.problem(path, f"unknown time zone {tz!r}")
 
     def maintenance(self, raw: list[Mapping[str, Any]],
                     channels: tuple[Channel, ...]) -> tuple[MaintenanceConfig, ...]:
@@ -480,16 +284,3 @@ class Builder:
             tz=tz, channels=frozenset(w.get("channels", [])),
             targets=frozenset(w.get("targets", [])),
         )
-
-    def timestamp(self, raw: str, tz: str, path: PathT) -> float | None:
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError as exc:
-            self.problem(path, f"{raw!r} is not a date and time: {exc}")
-            return None
-        if moment.tzinfo is None:
-            try:
-                moment = moment.replace(tzinfo=ZoneInfo(tz))
-            except (ZoneInfoNotFoundError, ValueError):
-                return None
-        return moment.timestamp()

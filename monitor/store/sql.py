@@ -16,19 +16,17 @@ when even those do not fit are the oldest hours dropped (and counted).
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from monitor.config.model import StoreConfig
 from monitor.slo.budget import MONTH, Counts
 from monitor.slo.windows import window_seconds
-from monitor.store import schema
+from monitor.store import queries, schema
 from monitor.store.buckets import (
-    HISTOGRAM_BINS,
     HOUR,
     MINUTE,
     VALUE_COLUMNS,
@@ -39,10 +37,8 @@ from monitor.store.buckets import (
     join_stored_incident,
 )
 from monitor.store.connection import Link, StoreDown
+from monitor.store.queries import Kind, Resolution
 from probes.result import ProbeResult
-
-Kind = Literal["channel", "target"]
-Resolution = Literal["minute", "hour"]
 
 DEFAULT_MINUTE_RETENTION_SECONDS: Final = 48 * 3600.0
 DEFAULT_HOUR_RETENTION_SECONDS: Final = 400 * 86400.0
@@ -52,11 +48,6 @@ MINUTE_WINDOW_LIMIT_SECONDS: Final = 86400.0
 _PRUNE_EVERY_SECONDS: Final = 3600.0
 _PRUNE_NAMES_PER_TRANSACTION: Final = 500
 
-_SUMS = ", ".join(f"SUM({c})" for c in VALUE_COLUMNS if c != "reason")
-
-
-def _table(kind: Kind, resolution: Resolution) -> str:
-    return f"{kind}_{resolution}"
 
 
 class SqlProbeStore:
@@ -332,48 +323,23 @@ class SqlProbeStore:
         names: Sequence[str] | None,
         out: dict[str, dict[str, Counts]],
     ) -> None:
-        p = self.placeholder
-        selects, params = [], []
-        for _, start in spans:
-            for col in ("good", "total", "degraded"):
-                selects.append(f"SUM(CASE WHEN start >= {p} THEN {col} ELSE 0 END)")
-                params.append(_ceil(start))
-        where, where_params = self._where(kind, names)
-        sql = (
-            f"SELECT {kind}, {', '.join(selects)} FROM {_table(kind, resolution)} "
-            f"WHERE start >= {p} AND start < {p}{where} GROUP BY {kind}"
-        )
-        lowest = min(_ceil(s) for _, s in spans)
-        rows = self._query(sql, [*params, lowest, now, *where_params])
-        for row in rows:
-            per = out.setdefault(row[0], {})
-            for i, (label, _) in enumerate(spans):
-                good, total, degraded = row[1 + 3 * i : 4 + 3 * i]
-                per[label] = Counts(int(good or 0), int(total or 0), int(degraded or 0))
+        sql, params = queries.window_scan(kind, resolution, spans, now, names, self.placeholder)
+        queries.window_rows(self._query(sql, params), spans, out)
 
     def series(
         self, kind: Kind, name: str, resolution: Resolution, start: float, end: float
     ) -> list[BucketTotals]:
         """The stored buckets of one target or channel whose start lies in ``[start, end)``."""
-        p = self.placeholder
-        sql = (
-            f"SELECT start, {', '.join(VALUE_COLUMNS)} FROM {_table(kind, resolution)} "
-            f"WHERE {kind} = {p} AND start >= {p} AND start < {p} ORDER BY start"
-        )
-        return [_totals(row) for row in self._query(sql, [name, _ceil(start), end])]
+        sql, params = queries.series(kind, name, resolution, start, end, self.placeholder)
+        return [queries.bucket_totals(row) for row in self._query(sql, params)]
 
     def totals(
         self, kind: Kind, start: float, end: float, names: Sequence[str] | None = None
     ) -> dict[str, BucketTotals]:
         """Hour buckets summed per name over ``[start, end)`` (the monthly report's view)."""
-        p = self.placeholder
-        where, where_params = self._where(kind, names)
-        sql = (
-            f"SELECT {kind}, MIN(start), {_SUMS} FROM {_table(kind, 'hour')} "
-            f"WHERE start >= {p} AND start < {p}{where} GROUP BY {kind}"
-        )
-        rows = self._query(sql, [_ceil(start), end, *where_params])
-        return {row[0]: _totals((*row[1:], None)) for row in rows}
+        sql, params = queries.totals(kind, start, end, names, self.placeholder)
+        return {row[0]: queries.bucket_totals((*row[1:], None))
+                for row in self._query(sql, params)}
 
     def targets(self) -> dict[str, str]:
         """Every target that ever recorded a probe, mapped to its channel."""
@@ -387,20 +353,8 @@ class SqlProbeStore:
         target: str | None = None,
     ) -> list[Incident]:
         """Incidents overlapping ``[start, end)``, flushed ones only, ordered by start."""
-        p = self.placeholder
-        sql = (
-            "SELECT channel, target, start, end_ts, reason FROM incidents "
-            f"WHERE start < {p} AND (end_ts IS NULL OR end_ts > {p})"
-        )
-        params: list[Any] = [end, start]
-        if channel is not None:
-            sql += f" AND channel = {p}"
-            params.append(channel)
-        if target is not None:
-            sql += f" AND target = {p}"
-            params.append(target)
-        rows = self._query(sql + " ORDER BY start, target", params)
-        return [Incident(r[0], r[1], float(r[2]), _opt_float(r[3]), r[4]) for r in rows]
+        sql, params = queries.incidents(start, end, channel, target, self.placeholder)
+        return [queries.incident(r) for r in self._query(sql, params)]
 
     def schema_version(self) -> int:
         """The schema version this store is at."""
@@ -422,14 +376,6 @@ class SqlProbeStore:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _where(self, kind: Kind, names: Sequence[str] | None) -> tuple[str, list[Any]]:
-        if names is None:
-            return "", []
-        if not names:
-            return " AND 1 = 0", []
-        marks = ", ".join([self.placeholder] * len(names))
-        return f" AND {kind} IN ({marks})", list(names)
-
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self._db_lock, self._transaction() as cur:
             cur.execute(sql, params)
@@ -440,38 +386,15 @@ class SqlProbeStore:
 
     def record_consistency(self, run: Mapping[str, Any]) -> None:
         """Store one consistency run (a ``report_to_dict`` view; samples are not stored)."""
-        p = self.placeholder
-        row = (run["started_at_ts"], run["reference"], run["channel"], run["mode"],
-               1 if run["success"] else 0, run["ratio"], run["objective"], run["judged"],
-               json.dumps(run["counts"], sort_keys=True),
-               json.dumps(run["field_mismatches"], sort_keys=True),
-               run["duration_seconds"], run["error"])
+        sql, row = queries.insert_run(run, self.placeholder)
         with self._db_lock, self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO consistency_runs (started_at, reference, channel, mode, success, "
-                "ratio, objective, judged, counts, field_mismatches, duration_seconds, error) "
-                f"VALUES ({', '.join([p] * 12)})", row)
+            cur.execute(sql, row)
 
     def consistency_history(self, since: float, channel: str | None = None
                             ) -> list[dict[str, Any]]:
         """Consistency runs started at or after ``since``, oldest first."""
-        p = self.placeholder
-        sql = ("SELECT started_at, reference, channel, mode, success, ratio, objective, judged, "
-               f"counts, field_mismatches, duration_seconds, error FROM consistency_runs "
-               f"WHERE started_at >= {p}")
-        params: list[Any] = [since]
-        if channel is not None:
-            sql += f" AND channel = {p}"
-            params.append(channel)
-        out = []
-        for r in self._query(sql + " ORDER BY started_at, channel", params):
-            out.append({"started_at": float(r[0]), "reference": r[1], "channel": r[2],
-                        "mode": r[3], "success": bool(r[4]),
-                        "ratio": None if r[5] is None else float(r[5]),
-                        "objective": float(r[6]), "judged": int(r[7]),
-                        "counts": json.loads(r[8]), "field_mismatches": json.loads(r[9]),
-                        "duration_seconds": float(r[10]), "error": r[11]})
-        return out
+        sql, params = queries.runs_since(since, channel, self.placeholder)
+        return [queries.run_of(r) for r in self._query(sql, params)]
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
@@ -534,31 +457,6 @@ class SqlProbeStore:
             for channel, target, start, reason in rows:
                 stored = Incident(channel, target, float(start), None, reason)
                 join_stored_incident(self._batch, self._open, stored, first_seen.get(target))
-
-
-def _ceil(t: float) -> int:
-    """The first whole second at or after ``t``: bucket starts are whole seconds."""
-    whole = int(t)
-    return whole if whole == t or t < 0 else whole + 1
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _totals(row: Sequence[Any]) -> BucketTotals:
-    start, good, total, degraded, excluded, latency_sum = row[:6]
-    histogram = tuple(int(h or 0) for h in row[6 : 6 + HISTOGRAM_BINS])
-    return BucketTotals(
-        start=int(start),
-        good=int(good or 0),
-        total=int(total or 0),
-        degraded=int(degraded or 0),
-        excluded=int(excluded or 0),
-        latency_sum=float(latency_sum or 0.0),
-        histogram=histogram,
-        reason=row[6 + HISTOGRAM_BINS],
-    )
 
 
 __all__ = ["HOUR", "MINUTE", "Kind", "Resolution", "SqlProbeStore", "Tally"]

@@ -16,7 +16,8 @@ from aiohttp import web
 
 from monitor.cli.common import UsageError
 from monitor.cli.parser import build_parser
-from monitor.cli.probe import adhoc_target, cert_expiry_text
+from monitor.cli.probe import cert_expiry_text
+from monitor.cli.probe_url import adhoc_target
 from monitor.config.model import DnsSpec
 from tests.servers import DnsZone, Pki, dns_server, http_server
 
