@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +101,32 @@ http {{
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as nginx answers
+
+    def do_GET(self) -> None:
+        body = b'{"status": "UP"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def health_server() -> Iterator[int]:
+    """A threaded HTTP server on 127.0.0.1 answering every GET with 200; yields its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -23,13 +23,11 @@ path), e.g. the commit before a change, for the "before" figure.
 from __future__ import annotations
 
 import argparse
-import http.server
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -39,25 +37,10 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import Nginx, cpu_seconds, free_port, wait_http
+from _procs import Nginx, cpu_seconds, free_port, health_server, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENESS = "omniwatch_scheduler_lateness_seconds"
-
-
-class _Health(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        body = b'{"status":"UP"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @contextmanager
@@ -66,15 +49,8 @@ def http_target(workdir: Path) -> Iterator[tuple[int, str]]:
     try:
         nginx = Nginx(workdir / "nginx").start()
     except (SystemExit, OSError, RuntimeError):
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield int(server.server_address[1]), "python http.server"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with health_server() as port:
+            yield port, "python http.server"
         return
     try:
         yield nginx.port, "nginx"

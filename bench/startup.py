@@ -18,7 +18,6 @@ path), e.g. the commit before a change, on the same machine in the same minute.
 from __future__ import annotations
 
 import argparse
-import http.server
 import os
 import socket
 import statistics
@@ -30,7 +29,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _procs import health_server
+
 ROOT = Path(__file__).resolve().parents[1]
+
 EXAMPLE_ENV = {  # the example config's ${...} references, with harmless values
     "APP_PROBE_TOKEN": "bench", "MINI_CLIENT_KEY": "bench",
     "OMNIWATCH_PG_DSN": "postgresql://bench@127.0.0.1/bench",
@@ -64,32 +67,6 @@ def tcp_listener() -> Iterator[int]:
         sock.close()
 
 
-class _Health(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b'{"status": "UP"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def http_listener() -> Iterator[int]:
-    """An HTTP server on 127.0.0.1 answering every GET with 200."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def wall_seconds(argv: Sequence[str], env: dict[str, str]) -> float:
     """Wall time of one run of ``argv``; a failing command is a broken benchmark."""
     started = time.perf_counter()
@@ -119,7 +96,7 @@ def main() -> int:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.tree:
         env["PYTHONPATH"] = str(args.tree.resolve())
-    with tcp_listener() as tcp_port, http_listener() as http_port:
+    with tcp_listener() as tcp_port, health_server() as http_port:
         cases: list[tuple[str, list[str], float]] = [
             ("--version", [*omniwatch, "--version"], 4.0),
             ("--help", [*omniwatch, "--help"], 4.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -44,10 +45,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def http_target_server() -> Iterator[int]:
-    """A real threaded HTTP server on 127.0.0.1 port 0; yields its port."""
+def http_target_server(ssl_context: ssl.SSLContext | None = None) -> Iterator[int]:
+    """A real threaded HTTP server on 127.0.0.1 port 0 (HTTPS with ``ssl_context``);
+    yields its port.  Threaded, because the monitor under test is another process."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
