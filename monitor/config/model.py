@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from alerts.config import AlertsConfig
+
 if TYPE_CHECKING:
     from monitor.consistency.model import ConsistencyConfig
 
@@ -126,6 +128,8 @@ class Target:
     confirm: int = 0
     # Its own SLO besides the channel's, when configured.
     slo: SloConfig | None = None
+    # Its own labels (sorted pairs), overlaid on the channel's: for alert routing.
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def latency_threshold_seconds(self) -> float | None:
@@ -153,6 +157,8 @@ class Channel:
     targets: tuple[Target, ...] = ()
     service_hours: ServiceHours | None = None
     slo: SloConfig = SloConfig()
+    # Labels (sorted pairs) on every alert about the channel or its targets: for routing.
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +184,8 @@ class ServerConfig:
     # A slow client (slowloris) holds a connection at most this long without a request.
     header_timeout_seconds: float = 15.0
     body_timeout_seconds: float = 10.0
+    # Mutating API calls (silences) are refused unless this token is configured and sent.
+    api_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +223,7 @@ class Config:
     slo: SloConfig = SloConfig()
     maintenance: tuple[MaintenanceConfig, ...] = ()
     consistency: ConsistencyConfig | None = None
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     source: str = "<embedded>"
 
     @property
