@@ -14,6 +14,8 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from alerts.config import AlertsConfig
+from monitor.config.alerts import AlertChecks
 from monitor.config.build_probes import ProbeSpecs
 from monitor.config.cron import CronSchedule
 from monitor.config.model import (
@@ -49,12 +51,13 @@ class Defaults(NamedTuple):
     confirm: int
 
 
-class Builder(ProbeSpecs):
+class Builder(ProbeSpecs, AlertChecks):
     """Turns a schema-valid document into typed config, collecting cross-field problems.
 
     One method per section; the value checks are
     :class:`~monitor.config.build_values.ValueChecks`, the per-kind specs
-    :class:`~monitor.config.build_probes.ProbeSpecs`.
+    :class:`~monitor.config.build_probes.ProbeSpecs`, the ``alerts:`` section and labels
+    :class:`~monitor.config.alerts.AlertChecks`.
     """
 
     def build(self, doc: Mapping[str, Any], source: str) -> Config:
@@ -71,6 +74,7 @@ class Builder(ProbeSpecs):
             scheduler=self.part(SchedulerConfig(), self.scheduler, doc.get("scheduler", {})),
             slo=slo,
             maintenance=self.part((), self.maintenance, doc.get("maintenance", []), channels),
+            alerts=self.part(AlertsConfig(), self.alerts, doc.get("alerts", {})),
             source=source,
         )
 
@@ -122,6 +126,7 @@ class Builder(ProbeSpecs):
                 service_hours=None if hours is None else self.part(
                     None, self.service_hours, hours, (*cpath, "service_hours")),
                 slo=channel_slo,
+                labels=self.labels(craw.get("labels"), (*cpath, "labels")),
             ))
         return tuple(channels)
 
@@ -158,6 +163,7 @@ class Builder(ProbeSpecs):
             name=raw["name"], channel=channel, kind=kind, spec=builders[kind](raw, path),
             interval_seconds=interval, timeout_seconds=timeout,
             confirm=int(raw.get("confirm", d.confirm)),
+            labels=self.labels(raw.get("labels"), (*path, "labels")),
         )
         latency = target.latency_threshold_seconds
         if valid and latency is not None and latency >= timeout:
@@ -210,7 +216,9 @@ class Builder(ProbeSpecs):
         return ServerConfig(host=host, port=port)
 
     def server_section(self, raw: Mapping[str, Any]) -> ServerConfig:
-        return self.server_limits(self.server(raw), raw)
+        # The schema refuses an empty token: "" would read as "no token, API open".
+        return replace(self.server_limits(self.server(raw), raw),
+                       api_token=raw.get("api_token"))
 
     def server_limits(self, server: ServerConfig, raw: Mapping[str, Any]) -> ServerConfig:
         default = ServerConfig()

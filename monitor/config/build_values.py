@@ -4,7 +4,7 @@ files, TLS client settings, objectives, time zones and timestamps, each reported
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -30,14 +30,21 @@ class ValueChecks:
 
     ``lenient`` is for a document the schema refused (its refused values taken out): the
     checks still run where they can, and a part that cannot be read is skipped.
+    ``refused`` are the paths of the values taken out.
     """
 
     def __init__(self, base_dir: Path, originals: Mapping[PathT, str], *,
-                 lenient: bool = False) -> None:
+                 lenient: bool = False, refused: Iterable[PathT] = ()) -> None:
         self.base_dir = base_dir
         self.originals = originals
         self.lenient = lenient
+        self.refused = frozenset(refused)
         self.problems: list[tuple[PathT, str]] = []
+
+    def refused_under(self, path: PathT) -> bool:
+        """Whether the schema took out a value at or under ``path``: a check that something
+        is *missing* there would then blame the user for what the schema removed."""
+        return any(r[:len(path)] == path for r in self.refused)
 
     def part(self, fallback: T, build: Callable[P, T], /, *args: P.args,
              **kwargs: P.kwargs) -> T:

@@ -157,19 +157,20 @@ def parse_config(
 
         doc = prune(doc, refused)
     config, semantic = _build(doc, file, base_dir or Path.cwd(), subst.originals,
-                              lenient=bool(shape_problems))
+                              refused if shape_problems else None)
     problems = [*shape_problems, *news(semantic, refused)]
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def _build(doc: dict[str, Any], file: str, base_dir: Path, originals: Mapping[PathT, str], *,
-           lenient: bool) -> tuple[Config, list[ConfigProblem]]:
-    """The typed config and the cross-field problems of both builders."""
+def _build(doc: dict[str, Any], file: str, base_dir: Path, originals: Mapping[PathT, str],
+           refused: list[PathT] | None) -> tuple[Config, list[ConfigProblem]]:
+    """The typed config and the cross-field problems of both builders; ``refused`` when
+    the schema failed (lenient), the paths it took out."""
     from monitor.config.build import Builder
 
-    builder = Builder(base_dir, originals, lenient=lenient)
+    builder = Builder(base_dir, originals, lenient=refused is not None, refused=refused or ())
     config = builder.build(doc, file)
     problems = _located(file, builder.problems)
     if isinstance(doc.get("consistency"), dict):

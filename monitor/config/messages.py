@@ -15,6 +15,7 @@ Pure functions over a ``jsonschema.ValidationError``; no I/O.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ from monitor.redact import without_userinfo
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
+
+_ONE_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 # Templates may use {value} (the offending value, as the file shows it) and {allowed}
 # (the choices of an ``enum``).
@@ -71,7 +74,34 @@ MESSAGES: dict[str, str] = {
     "#/$defs/timestamp/pattern": (
         "{value} is not a date and time (use ISO 8601, e.g. 2026-12-06T02:00:00+08:00)"
     ),
+    "#/$defs/label_name/pattern": (
+        "{value} is not a label name (use letters, digits and '_', not starting with a digit)"
+    ),
+    "#/$defs/labels/additionalProperties/type": "must be a string, got {value} (quote it)",
+    "#/$defs/match/additionalProperties/type": "must be a string, got {value} (quote it)",
+    "#/$defs/inhibit_side/additionalProperties/type": "must be a string, got {value} (quote it)",
+    "#/$defs/alert_url/pattern": "{value} is not an http(s) URL",
+    # A Slack incoming-webhook URL is the credential itself: never repeated.
+    "#/$defs/secret_url/pattern": "is not an http(s) URL (the value is not shown: it is a secret)",
+    "#/$defs/share/oneOf": "{value} is not a share (use e.g. 50% or 0.5)",
+    "#/$defs/route/properties/name/pattern": (
+        "{value} is not a valid route name (use letters, digits, '.', '_', ':' and '-', "
+        "starting with a letter or digit, at most 64 characters)"
+    ),
+    "#/$defs/slack/anyOf": "needs token and channel (bot mode) or webhook_url (incoming webhook)",
+    "#/$defs/slack/not": (
+        "choose one Slack mode: token and channel (bot) or webhook_url (incoming webhook), "
+        "not both"
+    ),
+    "#/$defs/route_slack/not": (
+        "choose one Slack mode: token and channel (bot) or webhook_url (incoming webhook), "
+        "not both"
+    ),
 }
+
+# Keys whose values are credentials: a message names their kind, never their text (not
+# even a wrongly typed one: `token: 12345` may still be the token).
+SECRET_KEYS = frozenset({"token", "webhook_url", "secret", "api_token"})
 
 _TYPE_WORDS = {
     "object": "a mapping",
@@ -129,8 +159,12 @@ def explain(
     schema: Any = error.schema
     if "propertyNames" in error.relative_schema_path:
         path = (*path, str(value))
+    secret = is_secret(path, value)
     shown = repr(originals[path]) if path in originals else show(value)
-    if path and path[-1] == "url" and isinstance(value, str) and path not in originals:
+    if secret:
+        shown = _hidden(value, originals.get(path))
+    elif (path and str(path[-1]).endswith("url") and isinstance(value, str)
+          and path not in originals):
         shown = show(without_userinfo(value))  # user-info is a credential
     template = MESSAGES.get(where)
     if template is not None:
@@ -147,7 +181,28 @@ def explain(
             for key, deps in spec.items() if key in value
             for dep in deps if dep not in value
         ]
-    return [(path, _generic(kind, spec, value, shown) or error.message)]
+    # jsonschema's own wording quotes the value: not for a secret.
+    fallback = f"{shown} is not valid here" if secret else error.message
+    return [(path, _generic(kind, spec, value, shown) or fallback)]
+
+
+def is_secret(path: PathT, value: Any) -> bool:
+    """Whether the value at ``path`` is (or may be) a credential, never to be shown."""
+    if any(str(p) in SECRET_KEYS for p in path):
+        return True
+    # `slack: xoxb-...` or `webhook: https://...?token=...` given where a mapping belongs.
+    return (isinstance(value, str) and len(path) >= 2 and path[0] == "alerts"
+            and path[-1] in ("slack", "webhook"))
+
+
+def _hidden(value: Any, original: str | None) -> str:
+    if original is not None and _ONE_REFERENCE.fullmatch(original):
+        return repr(original)  # "${SLACK_BOT_TOKEN}" names the variable, not the secret
+    if isinstance(value, str):
+        return "a string (not shown: it is a secret)"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number (not shown: it is a secret)"
+    return show(value)
 
 
 def keyword_message(where: str, kind: str, spec: Any, value: Any) -> str:

@@ -109,6 +109,28 @@ def parse_objective(value: str | float) -> float:
     return float(value)
 
 
+def parse_share(value: str | float) -> float:
+    """The ratio in ``value``: ``"50%"`` → 0.5, ``0.5`` → 0.5; more than 0, at most 1.
+
+    Unlike an objective, all (100%, 1) is a share: "every target down".
+    """
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
+            raise ValueError(f"{value!r} is not a share (use e.g. 50% or 0.5)")
+        ratio = float(Fraction(value[:-1]) / 100)
+        if not 0.0 < ratio <= 1.0:
+            raise ValueError(f"{value!r} is not a share: it must be more than 0% and at most "
+                             "100%")
+        return ratio
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{show(value)} is not a share (use e.g. 50% or 0.5)")
+    if not 0.0 < value <= 1.0:
+        hint = f" (write {value}% for a percentage)" if 1 < value <= 100 else ""
+        raise ValueError(f"{value} is not a share: a ratio must be more than 0 and at most "
+                         f"1{hint}")
+    return float(value)
+
+
 def format_path(path: Iterable[str | int]) -> str:
     """``("channels", "app", "targets", 2, "url")`` → ``channels.app.targets[2].url``.
 
