@@ -39,6 +39,7 @@ EXAMPLE_ENV = {  # the example config's ${...} references, with harmless values
     "OMNIWATCH_PG_DSN": "postgresql://bench@127.0.0.1/bench",
     "BRANCH_DSN": "postgresql://bench@127.0.0.1/bench",
     "APP_DSN": "mysql://bench@127.0.0.1:3306/bench",
+    "OMNIWATCH_API_TOKEN": "bench", "SLACK_BOT_TOKEN": "bench",
 }
 
 

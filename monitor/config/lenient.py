@@ -40,6 +40,10 @@ def bad_paths(errors: Iterable[ValidationError]) -> list[PathT]:
     its other keys still deserve their checks."""
     out = []
     for e in errors:
+        if "propertyNames" in e.relative_schema_path:
+            # A refused key: take out that entry, not the whole mapping with its good keys.
+            out.append((*e.absolute_path, str(e.instance)))
+            continue
         if isinstance(e.instance, dict) and _wants_object(e.schema) and e.validator != "type":
             continue
         out.append(tuple(e.absolute_path))

@@ -40,6 +40,10 @@ ENV = {
     "OMNIWATCH_PG_DSN": "postgresql://monitor@db.example/omniwatch",
     "BRANCH_DSN": "postgresql://monitor@core.example/bank",
     "APP_DSN": "mysql://monitor:pw@app-db.example:3306/app",
+    "SLACK_BOT_TOKEN": "xoxb-bot-token",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/hook-token",
+    "WEBHOOK_SECRET": "webhook-signing-secret",
+    "OMNIWATCH_API_TOKEN": "api-token",
 }
 
 
@@ -95,6 +99,12 @@ def test_example_file_validates() -> None:
     assert config.consistency is not None
     assert config.consistency.channels == ("app", "miniprogram")
     assert [m.name for m in config.maintenance] == ["core-banking-upgrade", "weekly-app-release"]
+    assert [r.name for r in config.alerts.receivers] == [
+        "branch/slack", "pages/slack", "default/slack"]
+    gateway = config.target("branch-core-gateway")
+    assert gateway is not None
+    assert gateway.labels == (("severity", "page"),)
+    assert config.server.api_token == "api-token"
 
 
 def test_example_file_names_its_missing_secrets() -> None:
@@ -106,6 +116,8 @@ def test_example_file_names_its_missing_secrets() -> None:
         "environment variable MINI_CLIENT_KEY is not set",
         "environment variable BRANCH_DSN is not set",
         "environment variable APP_DSN is not set",
+        "environment variable OMNIWATCH_API_TOKEN is not set",
+        "environment variable SLACK_BOT_TOKEN is not set",
     }
 
 
