@@ -162,7 +162,8 @@ class AlertChecks(ValueChecks):
         # Pacing, timeout and API URL come from the top level when there is one.
         base = top or SlackSettings()
         if "token" in raw:  # its own bot (the schema requires a channel with it)
-            return replace(base, token=raw["token"], channel=raw["channel"], webhook_url=None)
+            return replace(base, token=raw["token"], channel=raw.get("channel"),
+                           webhook_url=None)
         if "webhook_url" in raw:
             if "channel" in raw:
                 self.problem((*path, "channel"), _NO_WEBHOOK_CHANNEL)
