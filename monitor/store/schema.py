@@ -78,6 +78,74 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
             PRIMARY KEY (channel, started_at)
         )""",
     ),
+    # 3: alerting (monitor.store.alert_store): the state machine's alerts and groups,
+    # silences, the outbox of notifications, Slack threads, and the replicas' lease.
+    # Documents are JSON text, byte for byte as written, on both backends.
+    (
+        """CREATE TABLE alerts (
+            fingerprint TEXT PRIMARY KEY,
+            labels TEXT NOT NULL,
+            annotations TEXT NOT NULL,
+            status TEXT NOT NULL,
+            active_since {float} NOT NULL,
+            updated_at {float} NOT NULL,
+            fired_at {float},
+            resolved_at {float}
+        )""",
+        """CREATE TABLE alert_groups (
+            route TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            created_at {float} NOT NULL,
+            next_flush_at {float} NOT NULL,
+            last_notified_at {float},
+            notified TEXT NOT NULL,
+            episode TEXT,
+            seq {int} NOT NULL,
+            PRIMARY KEY (route, group_key)
+        )""",
+        """CREATE TABLE silences (
+            id TEXT PRIMARY KEY,
+            matchers TEXT NOT NULL,
+            starts_at {float} NOT NULL,
+            ends_at {float} NOT NULL,
+            author TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at {float} NOT NULL
+        )""",
+        "CREATE INDEX silences_ends_at ON silences (ends_at)",
+        # ``episode`` repeats the payload's, so pruning threads need not parse payloads;
+        # ``finished_at`` is when an entry was delivered or failed (what pruning reads).
+        """CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            receiver TEXT NOT NULL,
+            episode TEXT NOT NULL,
+            created_at {float} NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at {float} NOT NULL,
+            last_error TEXT,
+            delivered_at {float},
+            finished_at {float},
+            receipt TEXT NOT NULL DEFAULT '{{}}'
+        )""",
+        "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
+        "CREATE INDEX outbox_receiver ON outbox (receiver, state, created_at, id)",
+        "CREATE INDEX outbox_episode ON outbox (receiver, episode, state)",
+        """CREATE TABLE threads (
+            receiver TEXT NOT NULL,
+            episode TEXT NOT NULL,
+            receipt TEXT NOT NULL,
+            created_at {float} NOT NULL,
+            PRIMARY KEY (receiver, episode)
+        )""",
+        """CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at {float} NOT NULL
+        )""",
+    ),
 )
 
 DIALECTS: Final[Mapping[str, Mapping[str, str]]] = {
