@@ -8,7 +8,7 @@ report use; :func:`open_store` picks the backend from the configuration.  See
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.config.model import StoreConfig
 from monitor.slo.budget import Counts
@@ -16,6 +16,9 @@ from monitor.store.buckets import BucketTotals, Incident
 from monitor.store.connection import StoreDown
 from monitor.store.sql import Kind, Resolution, SqlProbeStore
 from probes.result import ProbeResult
+
+if TYPE_CHECKING:
+    from alerts.store import AlertStore
 
 
 class ProbeStore(Protocol):
@@ -106,6 +109,14 @@ def open_store(config: StoreConfig, **options: Any) -> SqlProbeStore:
         return SqliteProbeStore(path, **options)
     except sqlite3.Error as exc:
         raise StoreUnavailable(f"cannot open the SQLite history store {path}: {exc}") from None
+
+
+if TYPE_CHECKING:
+
+    def _is_an_alert_store(store: SqlProbeStore) -> AlertStore:
+        # Never called: mypy checks here that every store open_store returns
+        # implements alerting's interface (alerts.store.AlertStore).
+        return store
 
 
 __all__ = ["BucketTotals", "Incident", "Kind", "ProbeStore", "Resolution", "StoreDown",

@@ -26,6 +26,7 @@ from monitor.config.model import StoreConfig
 from monitor.slo.budget import MONTH, Counts
 from monitor.slo.windows import window_seconds
 from monitor.store import queries, schema
+from monitor.store.alert_store import AlertStoreMixin
 from monitor.store.buckets import (
     HOUR,
     MINUTE,
@@ -50,8 +51,9 @@ _PRUNE_NAMES_PER_TRANSACTION: Final = 500
 
 
 
-class SqlProbeStore:
-    """Probe history in minute and hour buckets per target and per channel.
+class SqlProbeStore(AlertStoreMixin):
+    """Probe history in minute and hour buckets per target and per channel, and
+    alerting's state (:class:`~.alert_store.AlertStoreMixin`) on the same connection.
 
     Subclasses set ``dialect``, ``placeholder`` and ``driver_errors``, and pass
     ``connect`` (which opens a new DB-API connection).  The first connection is opened
