@@ -132,7 +132,11 @@ class Silence:
 
 @dataclass(frozen=True, slots=True)
 class AlertSnapshot:
-    """One alert as a notification carries it (what the message says about it)."""
+    """One alert as a notification carries it (what the message says about it).
+
+    ``new`` marks a firing alert that the group's previous notification did not list
+    (an update's "newly firing"); False when unknown, so a message then just lists it.
+    """
 
     fingerprint: str
     status: Literal["firing", "resolved"]
@@ -140,6 +144,7 @@ class AlertSnapshot:
     annotations: Labels
     starts_at: float
     ends_at: float | None = None
+    new: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +201,12 @@ class OutboxEntry:
 
 
 def _snapshot_doc(a: AlertSnapshot) -> dict[str, Any]:
-    return {"fingerprint": a.fingerprint, "status": a.status, "labels": dict(a.labels),
-            "annotations": dict(a.annotations), "starts_at": a.starts_at,
-            "ends_at": a.ends_at}
+    doc = {"fingerprint": a.fingerprint, "status": a.status, "labels": dict(a.labels),
+           "annotations": dict(a.annotations), "starts_at": a.starts_at,
+           "ends_at": a.ends_at}
+    if a.new:  # written only when set: documents stored before the flag read the same
+        doc["new"] = True
+    return doc
 
 
 def notification_to_json(n: Notification) -> str:
@@ -220,7 +228,8 @@ def notification_from_json(text: str) -> Notification:
         alerts=tuple(AlertSnapshot(
             fingerprint=a["fingerprint"], status=a["status"], labels=labelset(a["labels"]),
             annotations=labelset(a["annotations"]), starts_at=float(a["starts_at"]),
-            ends_at=None if a["ends_at"] is None else float(a["ends_at"]))
+            ends_at=None if a["ends_at"] is None else float(a["ends_at"]),
+            new=bool(a.get("new", False)))
             for a in d["alerts"]))
 
 
