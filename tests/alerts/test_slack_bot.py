@@ -4,6 +4,7 @@ updates in place, every error class, crash recovery and the start-up check."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -408,3 +409,13 @@ async def test_nothing_slack_received_carries_the_token(
     await provider.find_delivered(opening(), None)
     recorded = json.dumps([(r.path, r.body) for r in slack_server.requests()])
     assert TOKEN not in recorded
+
+
+async def test_the_token_stays_out_of_the_logs_even_at_debug(
+        make: Make, slack_server: SlackServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    provider = make()
+    thread = await provider.send(opening(), None)
+    await provider.send(resolution(), thread)
+    assert await provider.check() == []
+    assert TOKEN not in caplog.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -113,3 +115,15 @@ async def test_nothing_can_be_looked_up_and_check_says_so_without_the_url(
     assert "posted once more" in warning
     assert SECRET not in warning
     assert SECRET not in repr(provider)
+
+
+async def test_the_url_stays_out_of_the_logs_even_at_debug(
+        make: Make, slack_server: SlackServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    slack_server.fail_next(status=500, method="webhook")
+    provider = make()
+    for _ in range(2):  # a failure, then a success
+        with contextlib.suppress(DeliveryError):
+            await provider.send(live(notification(snapshot("a"))), None)
+    assert len(slack_server.messages(CHANNEL)) == 1
+    assert SECRET not in caplog.text
