@@ -38,7 +38,7 @@ def _kind(group: Group, firing_now: AbstractSet[str], resolved_now: AbstractSet[
     return None
 
 
-def snapshot(alert: Alert, *, resolved: bool = False) -> AlertSnapshot:
+def snapshot(alert: Alert, *, resolved: bool = False, new: bool = False) -> AlertSnapshot:
     """How a notification shows ``alert``: firing, or (``resolved``) resolved.
 
     ``starts_at`` is when the condition began, as messages say "since"; a resolved
@@ -47,7 +47,7 @@ def snapshot(alert: Alert, *, resolved: bool = False) -> AlertSnapshot:
     """
     if not resolved:
         return AlertSnapshot(alert.fingerprint, "firing", alert.labels, alert.annotations,
-                             starts_at=alert.active_since)
+                             starts_at=alert.active_since, new=new)
     ends = alert.resolved_at if alert.resolved_at is not None else alert.updated_at
     return AlertSnapshot(alert.fingerprint, "resolved", alert.labels, alert.annotations,
                          starts_at=alert.active_since, ends_at=ends)
@@ -83,8 +83,9 @@ def flush(group: Group, route: Route, firing_now: AbstractSet[str],
     stem = group_hash(group.key, group.created_at)
     episode = f"{stem}:{seq}" if kind == "firing" else group.episode
     assert episode is not None  # every kind but "firing" continues an open episode
-    listed = (*sorted((snapshot(alerts[fp]) for fp in firing_now),
-                      key=lambda s: s.labels),
+    # An update's reply says what is newly firing: not yet notified in this episode.
+    listed = (*sorted((snapshot(alerts[fp], new=kind == "update" and fp not in group.notified)
+                       for fp in firing_now), key=lambda s: s.labels),
               *sorted((snapshot(a, resolved=True) for fp in resolved_now
                        if (a := alerts.get(fp)) is not None), key=lambda s: s.labels))
     receivers = receivers_for(route, broken, self_health=bool(broken) and _self_health(listed))

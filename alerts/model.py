@@ -94,9 +94,10 @@ class Group:
     """One aggregation group of one route (Alertmanager's semantics).
 
     ``key`` is built from the route and the values of its ``group_by`` labels.
-    ``notified`` holds the fingerprints last notified as firing; ``episode`` is the id
-    of the notification that opened the current run of firing alerts (a Slack message
-    whose thread carries the reminders and changes), ``None`` before the first one.
+    ``notified`` holds the fingerprints last notified as firing; ``episode`` names
+    the current run of firing alerts (``GROUPHASH:SEQ`` of the flush that opened it,
+    shared by every receiver: a Slack message whose thread carries the reminders and
+    changes), ``None`` while none is open.
     ``seq`` numbers this group's notifications, so ids are stable and ordered.
     """
 
@@ -153,8 +154,9 @@ class Notification:
 
     ``id`` is stable (``RECEIVER:GROUPKEY-HASH:SEQ``): the outbox key, and the
     ``metadata`` a Slack post carries so a crash between post and commit can be
-    recovered without a second post.  ``episode`` is the id of the notification that
-    opened this group's thread (its own id for the first one).  ``alerts`` lists the
+    recovered without a second post.  ``episode`` names the run of firing alerts
+    this notification belongs to (the group's :attr:`Group.episode`); the receiver's
+    first notification of an episode opens its thread.  ``alerts`` lists the
     group's firing alerts and the ones resolved since the last notification; providers
     summarise long lists themselves.
     """
