@@ -61,6 +61,16 @@ class TargetState:
     excluded: Counter[str] = field(default_factory=Counter)  # why not counted
     attempts: int = 0
     duration: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
+    # The current run of counted results, for the alert rules' thresholds.  Excluded
+    # results (maintenance, service hours) change none of these: a failure nobody counts
+    # must neither bring an alert closer nor, as a success, resolve one.
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    failing_since: float | None = None  # started_at of the current run's first failure
+    last_failure: ProbeResult | None = None  # the latest counted failure: the alert's reason
+    # notAfter from the latest result that read a certificate: a connection that failed
+    # before the handshake says nothing about the certificate, so it does not clear this.
+    cert_expiry: float | None = None
     # Bumped on every observation; the exposition cache is keyed on it.
     version: int = 0
     rendered: tuple[int, tuple[str, ...]] | None = None
@@ -99,14 +109,28 @@ class ProbeState:
 
         An ``excluded`` result (maintenance, service hours; the value says which) is the
         latest observation like any other, but is counted apart from ``results`` so
-        that ``omniwatch_probes_total`` holds exactly the probes the SLIs count.
+        that ``omniwatch_probes_total`` holds exactly the probes the SLIs count, and it
+        leaves the consecutive-result counters as they were.  A degraded success is a
+        success for the counters, as it is for availability.
         """
         st = self.ensure(channel, target, kind)
         st.last = result
         if excluded is None:
             st.results[(result.result_label, result.reason)] += 1
+            if result.success:
+                st.consecutive_successes += 1
+                st.consecutive_failures = 0
+                st.failing_since = None
+            else:
+                if st.consecutive_failures == 0:
+                    st.failing_since = result.started_at
+                st.consecutive_failures += 1
+                st.consecutive_successes = 0
+                st.last_failure = result
         else:
             st.excluded[excluded] += 1
+        if result.cert_expiry_timestamp is not None:
+            st.cert_expiry = result.cert_expiry_timestamp
         st.attempts += result.attempts
         st.duration.observe(result.duration_seconds)
         st.version += 1
