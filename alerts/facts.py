@@ -57,6 +57,10 @@ class SloFacts:
     page: bool = False  # a page row of the table fires (both its windows burn too fast)
     ticket: bool = False
     burn_rates: Mapping[str, float | None] = field(default_factory=dict)
+    # The windows (long and short) of the firing page / ticket rows, table order: which
+    # burn rates the alert's message quotes.
+    page_windows: tuple[str, ...] = ()
+    ticket_windows: tuple[str, ...] = ()
     sli: float | None = None  # over the SLO period
     budget_remaining_ratio: float | None = None
 
