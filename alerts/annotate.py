@@ -23,6 +23,9 @@ RESERVED_LABELS: Final = frozenset(
 def cut(text: str, limit: int = ANNOTATION_MAX_CHARS) -> str:
     """``text`` on one line, at most ``limit`` characters, shortened on a word boundary
     with a trailing ``…`` (mid-word only for a single word longer than the limit)."""
+    if len(text) <= limit and text.isprintable() and "  " not in text \
+            and text[:1] != " " and text[-1:] != " ":
+        return text  # already one clean line: the common case, kept cheap
     line = " ".join(text.split())
     if len(line) <= limit:
         return line
@@ -37,12 +40,14 @@ def alert_labels(base: Labels, **own: str) -> Labels:
     """``base`` (channel/target labels) without the reserved names, overlaid by ``own``."""
     merged = {k: v for k, v in base if k not in RESERVED_LABELS}
     merged.update(own)
-    return labelset(merged)
+    if "" in merged.values():
+        return labelset(merged)
+    return tuple(sorted(merged.items()))
 
 
 def annotation_set(**items: str | None) -> Labels:
     """The non-empty ``items`` as annotation pairs, each cut to the limit."""
-    return labelset({k: cut(v) for k, v in items.items() if v is not None})
+    return tuple(sorted([(k, cut(v)) for k, v in items.items() if v]))
 
 
 def percent(ratio: float, decimals: int = 2) -> str:

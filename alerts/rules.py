@@ -13,15 +13,17 @@ from configuration names, counts and probe reasons, never from customer data.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 from alerts.annotate import (
     alert_labels,
     annotation_set,
     budget_text,
+    cut,
     duration_text,
     iso_utc,
     names_text,
@@ -44,13 +46,16 @@ class TargetVerdict:
 
     ``state`` is ``firing`` (down, hysteresis included), ``pending`` or None;
     ``counted`` says whether it weighs in its channel's share (an excluded target that
-    was not already down does not: nobody expects it to answer now).
+    was not already down does not: nobody expects it to answer now).  ``labels`` (the
+    TargetDown label set) and ``current`` (the engine's pending or firing alert with
+    them) are filled only for a target with a state.
     """
 
     facts: TargetFacts
-    labels: Labels
     state: DownState
     counted: bool
+    labels: Labels = ()
+    current: Alert | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +96,31 @@ def _target_labels(t: TargetFacts, alertname: str, severity: str | None = None) 
                         severity=sev)
 
 
+def _current_target_alerts(previous: Mapping[str, Alert]) -> dict[tuple[str, str], Alert]:
+    out = {}
+    for a in previous.values():
+        labels = dict(a.labels)
+        if a.status != "resolved" and labels.get("alertname") == "TargetDown":
+            out[(labels.get("channel", ""), labels.get("target", ""))] = a
+    return out
+
+
 def target_verdicts(inputs: RuleInputs, rules: RulesConfig,
                     previous: Mapping[str, Alert]) -> list[TargetVerdict]:
-    """The target-down condition of every target (hysteresis from ``previous``)."""
+    """The target-down condition of every target (hysteresis from ``previous``), in
+    the order of ``inputs.targets``."""
+    # Indexed by (channel, target) so the many healthy targets of a big configuration
+    # cost neither a label set nor a fingerprint (the evaluation runs every few seconds).
+    current = _current_target_alerts(previous)
     out = []
     for t in inputs.targets:
+        prev = current.get((t.channel, t.name))
+        if prev is None and t.consecutive_failures == 0:
+            out.append(TargetVerdict(t, None, t.excluded is None))
+            continue
         labels = _target_labels(t, "TargetDown")
-        prev = previous.get(fingerprint(labels))
+        if prev is not None and prev.labels != labels:
+            prev = None  # its labels changed (a reload): a different alert now
         was_firing = prev is not None and prev.status == "firing"
         state: DownState = None
         if t.excluded is not None:
@@ -109,8 +132,20 @@ def target_verdicts(inputs: RuleInputs, rules: RulesConfig,
             state = "firing"
         elif t.consecutive_failures > 0:
             state = "pending"
-        out.append(TargetVerdict(t, labels, state, t.excluded is None or was_firing))
+        out.append(TargetVerdict(t, state, t.excluded is None or was_firing, labels, prev))
     return out
+
+
+def _target_down_annotations(t: TargetFacts, summary: str) -> Labels:
+    # Built in key order rather than through annotation_set: a storm of 10,000 down
+    # targets makes this the hottest line of an evaluation.  Reason and probe kind are
+    # short identifiers; only the free texts need cutting.
+    pairs = [("detail", cut(t.last_detail))] if t.last_detail else []
+    pairs += [("failures", str(t.consecutive_failures)), ("probe", t.kind)]
+    if t.last_reason:
+        pairs.append(("reason", cut(t.last_reason)))
+    pairs.append(("summary", cut(summary)))
+    return tuple(pairs)
 
 
 def target_down(ev: Evaluation) -> list[Signal]:
@@ -119,8 +154,7 @@ def target_down(ev: Evaluation) -> list[Signal]:
     for v in ev.targets:
         if v.state is None:
             continue
-        t = v.facts
-        prev = ev.previous.get(fingerprint(v.labels))
+        t, prev = v.facts, v.current
         if prev is not None and v.state == "firing" and (
                 t.excluded is not None
                 or t.consecutive_failures == t.consecutive_successes == 0):
@@ -138,13 +172,15 @@ def target_down(ev: Evaluation) -> list[Signal]:
         else:
             summary = (f"{where} is recovering: {t.consecutive_successes} of "
                        f"{rules.target_down_resolve_after} successes before it resolves")
+        # An outage that was firing keeps its start through a flap; a pending alert is
+        # only as old as the current run of failures.
+        firing_before = prev is not None and prev.status == "firing"
+        began = prev.active_since if prev is not None and firing_before else t.failing_since
         out.append(Signal(
             labels=v.labels,
-            annotations=annotation_set(summary=summary, reason=t.last_reason,
-                                       detail=t.last_detail or None,
-                                       failures=str(t.consecutive_failures), probe=t.kind),
+            annotations=_target_down_annotations(t, summary),
             firing=v.state == "firing",
-            active_since=ev.since(v.labels, t.failing_since)))
+            active_since=ev.inputs.now if began is None else began))
     return out
 
 
@@ -193,8 +229,8 @@ def _slo_labels(s: SloFacts, alertname: str, severity: str) -> Labels:
 def _carry_slo_alerts(ev: Evaluation, alertname: str) -> list[Signal]:
     # The SLOs could not be computed (the store is down): an unreadable history proves
     # neither an outage nor a recovery, so the SLO alerts stay exactly as they were.
-    return [s for a in ev.previous.values() if a.label("alertname") == alertname
-            for s in carried(a)]
+    return sorted((s for a in ev.previous.values() if a.label("alertname") == alertname
+                   for s in carried(a)), key=lambda s: s.labels)
 
 
 def _slo_context(s: SloFacts) -> dict[str, str | None]:
@@ -223,7 +259,7 @@ def burn_rate(ev: Evaluation) -> list[Signal]:
     if ev.inputs.slos is None:
         return _carry_slo_alerts(ev, "SloBurnRate")
     out = []
-    for s in ev.inputs.slos:
+    for s in sorted(ev.inputs.slos, key=lambda s: s.slo):
         for severity, fires in (("page", s.page), ("ticket", s.ticket)):
             if not fires:
                 continue
@@ -244,7 +280,7 @@ def budget_exhausted(ev: Evaluation) -> list[Signal]:
     if ev.inputs.slos is None:
         return _carry_slo_alerts(ev, "ErrorBudgetExhausted")
     out = []
-    for s in ev.inputs.slos:
+    for s in sorted(ev.inputs.slos, key=lambda s: s.slo):
         if s.budget_remaining_ratio is None or s.budget_remaining_ratio > 0.0:
             continue
         labels = _slo_labels(s, "ErrorBudgetExhausted", "ticket")
@@ -261,7 +297,7 @@ def budget_exhausted(ev: Evaluation) -> list[Signal]:
 def consistency(ev: Evaluation) -> list[Signal]:
     """ConsistencyBelowObjective, and ConsistencyCheckFailing when a check cannot run."""
     out = []
-    for c in ev.inputs.consistency:
+    for c in sorted(ev.inputs.consistency, key=lambda c: (c.channel, c.reference)):
         below = alert_labels(c.labels, alertname="ConsistencyBelowObjective",
                              channel=c.channel, reference=c.reference, severity="ticket")
         if c.error is not None:
@@ -277,7 +313,9 @@ def consistency(ev: Evaluation) -> list[Signal]:
             # A broken check proves nothing: the last verdict stands until one runs.
             out += ev.carry(below)
             continue
-        if c.ratio is None or c.ratio >= c.objective:
+        # As the report's meets_objective: a ratio equal to the objective meets it, even
+        # when float division lands a hair below.
+        if c.ratio is None or c.ratio >= c.objective or math.isclose(c.ratio, c.objective):
             continue
         ratio = percent(c.ratio)
         out.append(Signal(
@@ -297,7 +335,8 @@ def cert_expiry(ev: Evaluation) -> list[Signal]:
     # Exclusions are not consulted: maintenance and service hours pause the SLI, not the
     # calendar, and a certificate that expires during a maintenance is just as expired
     # when the channel opens again — better to hear of it before.
-    for t in ev.inputs.targets:
+    for v in ev.targets:
+        t = v.facts
         expiry = t.cert_expiry
         if expiry is None:
             continue
@@ -375,16 +414,19 @@ def evaluate(inputs: RuleInputs, rules: RulesConfig,
              previous: Mapping[str, Alert]) -> list[Signal]:
     """Every enabled rule's signals at ``inputs.now``.
 
-    Deterministic: rules in :data:`~alerts.config.RULE_NAMES` order, each rule's signals
-    sorted by labels, each label set once (the first signal wins).
+    Deterministic whatever the order of the inputs: rules in
+    :data:`~alerts.config.RULE_NAMES` order; within a rule, targets by channel and name,
+    SLOs by name, consistency checks by channel; each label set once (the first wins).
     """
-    ev = Evaluation(inputs, rules, previous, target_verdicts(inputs, rules, previous))
+    targets = sorted(inputs.targets, key=lambda t: (t.channel, t.name))
+    ev = Evaluation(inputs, rules, previous,
+                    target_verdicts(replace(inputs, targets=targets), rules, previous))
     out: list[Signal] = []
     seen: set[Labels] = set()
     for name, rule in RULES.items():
         if not rules.enabled(name):
             continue
-        for signal in sorted(rule(ev), key=lambda s: s.labels):
+        for signal in rule(ev):
             if signal.labels not in seen:
                 seen.add(signal.labels)
                 out.append(signal)

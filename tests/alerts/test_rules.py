@@ -113,6 +113,16 @@ def test_a_firing_target_with_no_counted_result_since_a_restart_stays_as_it_was(
         first.labels, first.annotations, True)
 
 
+def test_a_firing_alert_whose_labels_changed_is_another_alert() -> None:
+    previous = remember(run(down("api")))
+    relabelled = target("api", consecutive_successes=1, labels=(("severity", "page"),))
+    assert run(relabelled, previous=previous) == []  # the old one resolves, none starts
+    s = only(run(replace(relabelled, consecutive_failures=3, consecutive_successes=0,
+                         failing_since=NOW - 1), previous=previous), "TargetDown")
+    assert s.label("severity") == "page"
+    assert s.active_since == NOW - 1  # its own start, not the old alert's
+
+
 def test_excluded_targets_never_start_an_alert_and_keep_a_firing_one() -> None:
     assert run(down("gw", "branch", failures=9, excluded="service_hours")) == []
     pending_before = remember(run(down("gw", "branch", failures=1)), status="pending")
