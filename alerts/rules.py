@@ -1,8 +1,9 @@
 """The built-in alert rules: pure functions from :class:`~alerts.facts.RuleInputs` to
 :class:`~alerts.model.Signal` lists.
 
-One function per rule name of :data:`~alerts.config.RULE_NAMES`, in :data:`RULES`; a
-disabled rule emits nothing.  The state machine (:mod:`alerts.engine`) turns signals into
+One function per rule name of :data:`~alerts.config.RULE_NAMES`, in :data:`RULES` (the
+SLO and consistency ones in :mod:`alerts.rules_objectives`); a disabled rule emits
+nothing.  The state machine (:mod:`alerts.engine`) turns signals into
 pending, firing and resolved alerts; a rule only says what holds *now*, reading the
 engine's current alerts (``previous``) where the answer depends on history: hysteresis,
 and alerts kept while their input cannot be read.
@@ -13,81 +14,24 @@ from configuration names, counts and probe reasons, never from customer data.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Final, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Final
 
 from alerts.annotate import (
     alert_labels,
     annotation_set,
-    budget_text,
     cut,
     duration_text,
     iso_utc,
     names_text,
-    objective_text,
-    percent,
 )
 from alerts.config import RULE_NAMES, RulesConfig
-from alerts.facts import RuleInputs, SloFacts, TargetFacts
-from alerts.model import Alert, Labels, Signal, fingerprint
-
-DownState = Literal["firing", "pending"] | None
-# Windows quoted when the facts do not say which rows fire: the first row of each
-# severity of the SRE Workbook's 30-day table.
-_FALLBACK_WINDOWS: Final = {"page": ("1h", "5m"), "ticket": ("1d", "2h")}
-
-
-@dataclass(frozen=True, slots=True)
-class TargetVerdict:
-    """The target-down condition of one target in this evaluation.
-
-    ``state`` is ``firing`` (down, hysteresis included), ``pending`` or None;
-    ``counted`` says whether it weighs in its channel's share (an excluded target that
-    was not already down does not: nobody expects it to answer now).  ``labels`` (the
-    TargetDown label set) and ``current`` (the engine's pending or firing alert with
-    them) are filled only for a target with a state.
-    """
-
-    facts: TargetFacts
-    state: DownState
-    counted: bool
-    labels: Labels = ()
-    current: Alert | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """What every rule reads: the inputs, thresholds, current alerts, and the
-    target verdicts both target_down and channel_down use."""
-
-    inputs: RuleInputs
-    rules: RulesConfig
-    previous: Mapping[str, Alert]
-    targets: Sequence[TargetVerdict]
-
-    def since(self, labels: Labels, began: float | None = None) -> float:
-        """When the alert with ``labels`` became active: the current (pending or firing)
-        alert's start, else ``began`` when the facts know it, else now."""
-        alert = self.previous.get(fingerprint(labels))
-        if alert is not None and alert.status != "resolved":
-            return alert.active_since
-        return self.inputs.now if began is None else began
-
-    def carry(self, labels: Labels) -> list[Signal]:
-        """The current pending or firing alert with ``labels``, re-emitted unchanged."""
-        alert = self.previous.get(fingerprint(labels))
-        return [] if alert is None else carried(alert)
-
-
-def carried(alert: Alert) -> list[Signal]:
-    """``alert`` as a signal again, if it is pending or firing (else nothing)."""
-    if alert.status == "resolved":
-        return []
-    return [Signal(labels=alert.labels, annotations=alert.annotations,
-                   firing=alert.status == "firing", active_since=alert.active_since)]
+from alerts.evaluation import DownState, Evaluation, TargetVerdict, carried
+from alerts.facts import RuleInputs, TargetFacts
+from alerts.model import Alert, Labels, Signal
+from alerts.rules_objectives import budget_exhausted, burn_rate, consistency
 
 
 def _target_labels(t: TargetFacts, alertname: str, severity: str | None = None) -> Labels:
@@ -218,114 +162,6 @@ def channel_down(ev: Evaluation) -> list[Signal]:
                         f"targets down", down=f"{len(down)} of {len(counted)}",
                 reasons=reason_text, targets=names_text([v.facts.name for v in down])),
             active_since=ev.since(own, min(starts) if starts else None)))
-    return out
-
-
-def _slo_labels(s: SloFacts, alertname: str, severity: str) -> Labels:
-    return alert_labels(s.labels, alertname=alertname, slo=s.slo, channel=s.channel,
-                        target=s.target or "", severity=severity)
-
-
-def _carry_slo_alerts(ev: Evaluation, alertname: str) -> list[Signal]:
-    # The SLOs could not be computed (the store is down): an unreadable history proves
-    # neither an outage nor a recovery, so the SLO alerts stay exactly as they were.
-    return sorted((s for a in ev.previous.values() if a.label("alertname") == alertname
-                   for s in carried(a)), key=lambda s: s.labels)
-
-
-def _slo_context(s: SloFacts) -> dict[str, str | None]:
-    return {"sli": None if s.sli is None else percent(s.sli),
-            "objective": objective_text(s.objective),
-            "budget_left": None if s.budget_remaining_ratio is None
-            else budget_text(s.budget_remaining_ratio)}
-
-
-def _burn_text(s: SloFacts, severity: str) -> tuple[str, float]:
-    """The quoted burn rates ("15.2x over 1h, 14.8x over 5m") and the fastest of them.
-
-    The long and short window of the first firing row of ``severity`` (the table lists
-    the fastest burn first): the two rates that made it fire, known ones only.
-    """
-    windows = (s.page_windows if severity == "page" else s.ticket_windows)[:2]
-    quoted = [w for w in windows or _FALLBACK_WINDOWS[severity]
-              if s.burn_rates.get(w) is not None]
-    rates = [(w, s.burn_rates[w] or 0.0) for w in quoted]
-    return (", ".join(f"{r:.1f}x over {w}" for w, r in rates),
-            max((r for _, r in rates), default=0.0))
-
-
-def burn_rate(ev: Evaluation) -> list[Signal]:
-    """SloBurnRate: one alert per SLO and severity whose multi-window row fires."""
-    if ev.inputs.slos is None:
-        return _carry_slo_alerts(ev, "SloBurnRate")
-    out = []
-    for s in sorted(ev.inputs.slos, key=lambda s: s.slo):
-        for severity, fires in (("page", s.page), ("ticket", s.ticket)):
-            if not fires:
-                continue
-            labels = _slo_labels(s, "SloBurnRate", severity)
-            text, fastest = _burn_text(s, severity)
-            pace = f"{fastest:.1f}x " if text else ""
-            out.append(Signal(
-                labels=labels,
-                annotations=annotation_set(
-                    summary=f"SLO {s.slo} burns its error budget {pace}too fast ({severity})",
-                    burn_rate=text or None, **_slo_context(s)),
-                active_since=ev.since(labels)))
-    return out
-
-
-def budget_exhausted(ev: Evaluation) -> list[Signal]:
-    """ErrorBudgetExhausted: nothing (or less) left of an SLO's error budget."""
-    if ev.inputs.slos is None:
-        return _carry_slo_alerts(ev, "ErrorBudgetExhausted")
-    out = []
-    for s in sorted(ev.inputs.slos, key=lambda s: s.slo):
-        if s.budget_remaining_ratio is None or s.budget_remaining_ratio > 0.0:
-            continue
-        labels = _slo_labels(s, "ErrorBudgetExhausted", "ticket")
-        ctx = _slo_context(s)
-        out.append(Signal(
-            labels=labels,
-            annotations=annotation_set(
-                summary=f"SLO {s.slo} has spent its error budget ({ctx['budget_left']} left)",
-                **ctx),
-            active_since=ev.since(labels)))
-    return out
-
-
-def consistency(ev: Evaluation) -> list[Signal]:
-    """ConsistencyBelowObjective, and ConsistencyCheckFailing when a check cannot run."""
-    out = []
-    for c in sorted(ev.inputs.consistency, key=lambda c: (c.channel, c.reference)):
-        below = alert_labels(c.labels, alertname="ConsistencyBelowObjective",
-                             channel=c.channel, reference=c.reference, severity="ticket")
-        if c.error is not None:
-            failing = alert_labels(c.labels, alertname="ConsistencyCheckFailing",
-                                   channel=c.channel, reference=c.reference,
-                                   severity="warning")
-            out.append(Signal(
-                labels=failing,
-                annotations=annotation_set(
-                    summary=f"The consistency check of {c.channel} against {c.reference} "
-                            f"could not run", error=c.error),
-                active_since=ev.since(failing)))
-            # A broken check proves nothing: the last verdict stands until one runs.
-            out += ev.carry(below)
-            continue
-        # As the report's meets_objective: a ratio equal to the objective meets it, even
-        # when float division lands a hair below.
-        if c.ratio is None or c.ratio >= c.objective or math.isclose(c.ratio, c.objective):
-            continue
-        ratio = percent(c.ratio)
-        out.append(Signal(
-            labels=below,
-            annotations=annotation_set(
-                summary=f"{c.channel} agrees with {c.reference} on {ratio} of records, "
-                        f"below the {objective_text(c.objective)} objective",
-                ratio=ratio, objective=objective_text(c.objective), field=c.worst_field,
-                judged=str(c.judged)),
-            active_since=ev.since(below, c.at or None)))  # the check that found it
     return out
 
 
