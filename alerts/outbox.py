@@ -117,6 +117,8 @@ class Dispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self.broken: dict[str, str] = {}  # receiver -> error code
+        # receiver -> (first failed attempt of the current run of retries, last error)
+        self.retrying: dict[str, tuple[float, str]] = {}
         self._logged: set[tuple[str, str]] = set()
         self.store_ok = True
 
@@ -244,6 +246,8 @@ class Dispatcher:
                 await self._blocking(store.mark_failed, n.id, now, exc.code)
                 self._failed(receiver, route, entry, exc)
                 return True
+            self.retrying.setdefault(receiver, (now, exc.code))
+            self.retrying[receiver] = (self.retrying[receiver][0], exc.code)
             delay = backoff_seconds(attempts, self._rng, retry_after=exc.retry_after)
             await self._blocking(store.record_attempt, n.id, attempts, now + delay, exc.code)
             self._on_delivery(Delivery(receiver, route.kind, "retry", n.id, error=exc.code))
@@ -262,6 +266,7 @@ class Dispatcher:
         await self._blocking(self._store.mark_delivered, n.id, now, dict(receipt))
         if n.kind == "firing" and receipt:
             await self._blocking(self._store.save_thread, receiver, n.episode, dict(receipt))
+        self.retrying.pop(receiver, None)
         if receiver in self.broken:
             log.info("notifications_recovered", extra={"receiver": receiver})
             self.broken.pop(receiver)
@@ -273,8 +278,17 @@ class Dispatcher:
             "alerts": len(n.alerts), "attempts": entry.attempts + (result == "delivered"),
             **({"recovered": True} if result == "recovered" else {})})
 
+    def failing(self, now: float, after_seconds: float) -> dict[str, str]:
+        """Receivers that fail for good, or have retried for longer than
+        ``after_seconds`` (a wrong ``api_url`` answers 404 forever): receiver -> error."""
+        out = {r: code for r, (since, code) in self.retrying.items()
+               if now - since >= after_seconds}
+        out.update(self.broken)
+        return out
+
     def _failed(self, receiver: str, route: Destination, entry: OutboxEntry,
                 exc: DeliveryError) -> None:
+        self.retrying.pop(receiver, None)
         self.broken[receiver] = exc.code
         self._on_delivery(Delivery(receiver, route.kind, "failed", entry.notification.id,
                                    error=exc.code))

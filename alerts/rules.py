@@ -84,8 +84,11 @@ def _target_down_annotations(t: TargetFacts, summary: str) -> Labels:
     # Built in key order rather than through annotation_set: a storm of 10,000 down
     # targets makes this the hottest line of an evaluation.  Reason and probe kind are
     # short identifiers; only the free texts need cutting.
+    # No failure count: annotations that change with every probe would make every down
+    # target a store write on every evaluation (the summary of a pending alert counts,
+    # but only up to ``after``).
     pairs = [("detail", cut(t.last_detail))] if t.last_detail else []
-    pairs += [("failures", str(t.consecutive_failures)), ("probe", t.kind)]
+    pairs.append(("probe", t.kind))
     if t.last_reason:
         pairs.append(("reason", cut(t.last_reason)))
     pairs.append(("summary", cut(summary)))
@@ -111,8 +114,7 @@ def target_down(ev: Evaluation) -> list[Signal]:
             summary = (f"{where} is failing: {t.consecutive_failures} of "
                        f"{rules.target_down_after} failed probes before it is down")
         elif t.consecutive_failures > 0:
-            summary = (f"{where} is down: {t.last_reason or 'failed'}, "
-                       f"{t.consecutive_failures} failed probes in a row")
+            summary = f"{where} is down: {t.last_reason or 'failed'}"
         else:
             summary = (f"{where} is recovering: {t.consecutive_successes} of "
                        f"{rules.target_down_resolve_after} successes before it resolves")

@@ -52,6 +52,23 @@ def _consistency(args: argparse.Namespace) -> int:
     return with_config(args, command[args.consistency_command])
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from monitor.cli import alerts
+    from monitor.cli.common import with_config
+
+    command = {"list": alerts.cmd_list, "test": alerts.cmd_test}
+    return with_config(args, command[args.alerts_command])
+
+
+def _silence(args: argparse.Namespace) -> int:
+    from monitor.cli import alerts
+    from monitor.cli.common import with_config
+
+    command = {"add": alerts.cmd_silence_add, "list": alerts.cmd_silence_list,
+               "expire": alerts.cmd_silence_expire}
+    return with_config(args, command[args.silence_command])
+
+
 def _demo(args: argparse.Namespace) -> int:
     from monitor.cli.demo import cmd_demo
 
@@ -61,6 +78,7 @@ def _demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _run, "probe": _probe, "config": _config, "demo": _demo,
     "slo": _slo, "report": _slo, "rules": _slo, "consistency": _consistency,
+    "alerts": _alerts, "silence": _silence,
 }
 
 
@@ -80,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except UsageError as exc:
         name = " ".join(filter(None, (args.command, getattr(args, "config_command", None),
-                                      getattr(args, "consistency_command", None))))
+                                      getattr(args, "consistency_command", None),
+                                      getattr(args, "alerts_command", None),
+                                      getattr(args, "silence_command", None))))
         for message in exc.messages:
             print(f"omniwatch {name}: {message}", file=sys.stderr)
         return EXIT_USAGE

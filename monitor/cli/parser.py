@@ -35,10 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"omniwatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the monitor: probes, /metrics, alerts",
-                         description="Run the monitor until SIGTERM. SIGHUP or "
-                                     "POST /-/reload re-reads the config; a bad config is "
-                                     "refused and the old one keeps running.")
+    run = sub.add_parser("run", help="run the monitor: probes, /metrics, API, alerts",
+                         description="Run the monitor until SIGTERM: probes on schedule, "
+                                     "history in the store, /metrics and /api/v1 on "
+                                     "server.listen, consistency checks, and the alert rules "
+                                     "with delivery to the alerts: receivers (Slack, "
+                                     "Alertmanager, webhook). SIGHUP or POST /-/reload "
+                                     "re-reads the config; a bad config is refused and the "
+                                     "old one keeps running.")
     run.add_argument("-c", "--config", required=True, metavar="FILE", help="configuration file")
     run.add_argument("--listen", metavar="HOST:PORT",
                      help="override server.listen (port 0 picks a free port)")
@@ -101,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_slo(sub)
     _add_consistency(sub)
+    _add_alerts(sub)
 
     demo = sub.add_parser(
         "demo", help="run against simulated app, website, mini-program and branch backends",
@@ -176,3 +181,57 @@ def _add_consistency(sub: SubParsers[argparse.ArgumentParser]) -> None:
     history.add_argument("--json", action="store_true", help="machine-readable output")
     for p in (check, history):
         _add_common(p)
+
+
+def _add_alerts(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    alerts = sub.add_parser("alerts", help="alerts known to the monitor; test a route",
+                            description="Read the alert state the running monitor keeps in "
+                                        "its store, or send a test message through a route.")
+    asub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    ls = asub.add_parser("list", help="firing and pending alerts, since when, silenced by",
+                         description="Firing and pending alerts from the store (what the "
+                                     "running monitor decided at its last evaluation).")
+    ls.add_argument("-c", "--config", required=True, metavar="FILE")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_common(ls)
+    test = asub.add_parser(
+        "test", help="send a test message through a route's receivers",
+        description="Write a test notification for every receiver of the route to the "
+                    "outbox and deliver it now, through the real provider; exit 1 if one "
+                    "was not accepted.",
+        epilog="routes: 'default', the routes' names (route-N when unnamed), 'alertmanager'")
+    test.add_argument("-c", "--config", required=True, metavar="FILE")
+    test.add_argument("--route", required=True, metavar="NAME", help="the route to test")
+    test.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_common(test)
+
+    silence = sub.add_parser("silence", help="mute alerts for a while",
+                             description="Silences mute every alert whose labels match all "
+                                         "their matchers, from start to end.")
+    ssub = silence.add_subparsers(dest="silence_command", required=True, metavar="ACTION")
+    add = ssub.add_parser(
+        "add", help="create a silence",
+        epilog="example:\n  omniwatch silence add -c omniwatch.yaml --match channel=branch "
+               "--for 2h --reason 'core upgrade CHG-1234'",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add.add_argument("-c", "--config", required=True, metavar="FILE")
+    add.add_argument("--match", action="append", required=True, metavar="MATCHER",
+                     help="NAME=VALUE, NAME!=VALUE, NAME=~REGEX or NAME!~REGEX (regexes are "
+                          "anchored); repeat: all must match")
+    add.add_argument("--for", dest="duration", metavar="DURATION",
+                     help="how long from its start (e.g. 2h, 30m; default 1h)")
+    add.add_argument("--start", metavar="TIME",
+                     help="when it starts: ISO 8601 (default: now)")
+    add.add_argument("--reason", required=True, metavar="TEXT", help="why (shown with it)")
+    add.add_argument("--author", metavar="NAME", help="who (default: $USER)")
+    add.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_common(add)
+    sls = ssub.add_parser("list", help="active and future silences")
+    sls.add_argument("-c", "--config", required=True, metavar="FILE")
+    sls.add_argument("--all", action="store_true", help="expired ones too (kept 7 days)")
+    sls.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_common(sls)
+    expire = ssub.add_parser("expire", help="end a silence now")
+    expire.add_argument("-c", "--config", required=True, metavar="FILE")
+    expire.add_argument("id", metavar="ID", help="the silence id (from silence list)")
+    _add_common(expire)

@@ -11,13 +11,16 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from typing import cast
 
 from prometheus_client import generate_latest
 
+from alerts.store import AlertStore
 from monitor import __version__
 from monitor.config import ConfigError
 from monitor.config.model import Config, Target
 from monitor.consistency.jobs import ConsistencyRunner, ConsistencyState
+from monitor.metrics.alerts import AlertsCollector
 from monitor.metrics.collectors import (
     ProcessInfoCollector,
     ReloadStatus,
@@ -31,6 +34,7 @@ from monitor.metrics.exposition import prerender, render_targets
 from monitor.metrics.server import ServerCollector, ServerStats
 from monitor.metrics.slo import SloCollector
 from monitor.metrics.state import ProbeState
+from monitor.runtime.alerting import AlertingService
 from monitor.runtime.reload import Coalescer, PreparedReload, prepare, prepare_config
 from monitor.runtime.scheduler import ProbeScheduler
 from monitor.slo.bindings import exclusions, slo_bindings
@@ -66,15 +70,22 @@ class Monitor:
         self.store_health = StoreHealth()
         self.consistency = ConsistencyState()
         self.server_stats = ServerStats()
+        self._exclusions = exclusions(config)
+        # Alert state, silences and the outbox live in the store (every SQL store is an
+        # AlertStore too): without one there is nothing durable to alert from.
+        self.alerting = None if store is None else AlertingService(
+            config, cast(AlertStore, store), probe_state=self.state,
+            consistency=self.consistency, store_health=self.store_health,
+            excluded=self._exclusions.reason)
         self.registry = build_registry(
             ProcessInfoCollector(__version__, self.reload_status, self._targets_per_channel),
             SchedulerCollector(self.state),
             StoreCollector(self.store_health, store),
             ConsistencyCollector(self.consistency),
             ServerCollector(self.server_stats),
+            *(() if self.alerting is None else (AlertsCollector(self.alerting.stats),)),
             process=True,
         )
-        self._exclusions = exclusions(config)
         self._slo_collector = None if store is None else SloCollector(
             store, slo_bindings(config), time.time, self.store_health)
         # SLO families read the database: rendered in a worker thread, never on the loop.
@@ -108,6 +119,8 @@ class Monitor:
         if self.store is not None:
             self._flusher = asyncio.create_task(self._flush_loop())
         self._start_consistency()
+        if self.alerting is not None:
+            self.alerting.start()
         self.started = True
         log.info("monitor_started", extra={"targets": len(self._targets),
                                            "config": self.config.source})
@@ -123,6 +136,8 @@ class Monitor:
         self._scheduler.shutdown()
         # A check in progress is cancelled: its connections closed, its statements ended.
         await self._checks.stop()
+        if self.alerting is not None:
+            await self.alerting.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -192,6 +207,9 @@ class Monitor:
         self.config = config
         self._targets = dict(new.targets)
         self._exclusions = new.exclusions
+        if self.alerting is not None:
+            self.alerting.excluded = new.exclusions.reason
+            self.alerting.apply(config)
         if self._slo_collector is not None:
             self._slo_collector.bindings = new.bindings
         for name in diff.removed:
