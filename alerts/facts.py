@@ -105,3 +105,7 @@ class RuleInputs:
     slos: Sequence[SloFacts] | None = ()
     consistency: Sequence[ConsistencyFacts] = ()
     health: HealthFacts = HealthFacts()
+    # (channel, reference) pairs configured for checks whose first check since start
+    # has not reported yet: their consistency alerts stand as they were (a restart
+    # proves nothing about the data).
+    consistency_awaited: tuple[tuple[str, str], ...] = ()

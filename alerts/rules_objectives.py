@@ -92,6 +92,9 @@ def budget_exhausted(ev: Evaluation) -> list[Signal]:
     return out
 
 
+CONSISTENCY_ALERTS = frozenset({"ConsistencyBelowObjective", "ConsistencyCheckFailing"})
+
+
 def consistency(ev: Evaluation) -> list[Signal]:
     """ConsistencyBelowObjective, and ConsistencyCheckFailing when a check cannot run."""
     out = []
@@ -124,4 +127,9 @@ def consistency(ev: Evaluation) -> list[Signal]:
                 ratio=ratio, objective=objective_text(c.objective), field=c.worst_field,
                 judged=str(c.judged)),
             active_since=ev.since(below, c.at or None)))  # the check that found it
+    awaited = set(ev.inputs.consistency_awaited)
+    if awaited:
+        kept = [a for a in ev.previous.values() if a.label("alertname") in CONSISTENCY_ALERTS
+                and (a.label("channel"), a.label("reference")) in awaited]
+        out += [s for a in sorted(kept, key=lambda a: a.labels) for s in carried(a)]
     return out

@@ -134,4 +134,13 @@ def rule_inputs(config: Config, state: ProbeState, *, now: float,
         slos=None if slo_statuses is None else tuple(slo_facts(config, slo_statuses)),
         consistency=tuple(consistency_facts(config, r)
                           for _, r in sorted(consistency.items())),
-        health=health)
+        health=health, consistency_awaited=_awaited(config, consistency))
+
+
+def _awaited(config: Config,
+             latest: Mapping[str, ConsistencyReport]) -> tuple[tuple[str, str], ...]:
+    cfg = config.consistency
+    if cfg is None:
+        return ()
+    return tuple((s.name, cfg.reference) for s in cfg.sources
+                 if s.name != cfg.reference and s.name not in latest)

@@ -135,6 +135,11 @@ class AlertingService:
         self.config = config
         self._bindings = slo_bindings(config)
         if self.leader and config.alerts.receivers != old.receivers:
+            before = {r.name: r for r in old.receivers}
+            for r in config.alerts.receivers:
+                if before.get(r.name) != r:  # new settings (a fixed token): a fresh start
+                    self.dispatcher.broken.pop(r.name, None)
+                    self.dispatcher.retrying.pop(r.name, None)
             retired = self.dispatcher.replace(destinations(config.alerts))
             task = asyncio.create_task(_close(retired))
             self._closing.add(task)

@@ -446,3 +446,15 @@ def test_a_firing_target_down_keeps_its_annotations_while_it_stays_down() -> Non
     first = only(run(down("api", failures=3, failing_since=NOW - 90)), "TargetDown")
     later = only(run(down("api", failures=9, failing_since=NOW - 90)), "TargetDown")
     assert first.annotations == later.annotations
+
+
+def test_consistency_alerts_stand_until_the_first_check_after_a_restart_reports() -> None:
+    below = only(run(consistency=[check()]), "ConsistencyBelowObjective")
+    previous = remember([below])
+    # After a restart no check has reported yet: the verdict stands, it is not resolved.
+    kept = only(run(consistency=[], consistency_awaited=(("app", "branch"),),
+                    previous=previous), "ConsistencyBelowObjective")
+    assert (kept.labels, kept.annotations, kept.firing) == (
+        below.labels, below.annotations, below.firing)
+    # A channel no longer checked is not awaited: its alert resolves.
+    assert run(consistency=[], previous=previous) == []
