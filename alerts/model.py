@@ -28,6 +28,14 @@ def labelset(labels: Mapping[str, str] | Iterable[tuple[str, str]]) -> Labels:
     return tuple(sorted((k, v) for k, v in items if v != ""))
 
 
+def label_value(labels: Labels, name: str, default: str = "") -> str:
+    """The value of label ``name`` in ``labels``, or ``default``."""
+    for k, v in labels:
+        if k == name:
+            return v
+    return default
+
+
 def fingerprint(labels: Labels) -> str:
     """A stable 16-hex-digit identity of a label set (the same set, the same alert)."""
     h = hashlib.sha256()
@@ -58,10 +66,7 @@ class Signal:
         return fingerprint(self.labels)
 
     def label(self, name: str, default: str = "") -> str:
-        for k, v in self.labels:
-            if k == name:
-                return v
-        return default
+        return label_value(self.labels, name, default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +88,7 @@ class Alert:
     resolved_at: float | None = None
 
     def label(self, name: str, default: str = "") -> str:
-        for k, v in self.labels:
-            if k == name:
-                return v
-        return default
+        return label_value(self.labels, name, default)
 
 
 @dataclass(frozen=True, slots=True)
