@@ -78,12 +78,13 @@ def parse_listen(value: str, flag: str = "--listen") -> tuple[str, int]:
 def duration_arg(flag: str, text: str, *, zero_ok: bool = False) -> float:
     """Seconds in a command-line duration, read as the config reads one: ``30s``, ``1h30m``,
     and a bare number is seconds.  Zero is refused unless ``zero_ok``."""
+    value = config_values.duration_text(text)
     try:
-        seconds = config_values.parse_duration(config_values.duration_text(text))
+        seconds = config_values.parse_duration(value)
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}") from None
-    if seconds <= 0 and not zero_ok:
-        raise UsageError(f"{flag}: {text!r} must be greater than zero")
+    if seconds <= 0 and not zero_ok:  # worded as the config's check words it
+        raise UsageError(f"{flag}: {config_values.show(value)} must be greater than zero")
     return seconds
 
 

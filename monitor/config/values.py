@@ -49,9 +49,12 @@ def parse_duration(value: str | float) -> float:
 
 def duration_text(text: str) -> str | float:
     """A command-line duration as the config would hold it: a bare number is seconds
-    (``"30"`` → 30.0, as ``timeout: 30`` is in YAML); anything else is left to
-    :func:`parse_duration`."""
-    return float(text) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text) else text
+    (``"30"`` → 30, ``"2.5"`` → 2.5, as ``timeout: 30`` is in YAML); anything else is
+    left to :func:`parse_duration`.  Whole numbers stay ``int``, so that a message
+    shows ``0`` as the config's does, not ``0.0``."""
+    if re.fullmatch(r"[0-9]+", text):
+        return int(text)
+    return float(text) if re.fullmatch(r"[0-9]+\.[0-9]+", text) else text
 
 
 # Kept equal to the pattern of "#/$defs/server/properties/listen" in the schema.
