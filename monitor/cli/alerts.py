@@ -144,14 +144,15 @@ async def _deliver_tests(store: Any, config: Config, route_name: str, receivers:
 
 
 def _start(text: str | None, now: float) -> float:
+    from monitor.config.values import parse_timestamp
+
     if text is None:
         return now
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--start: {text!r} is not an ISO 8601 time "
-                         f"(e.g. 2026-12-01T22:00:00+08:00)") from None
-    if when.tzinfo is None:
+    try:  # read as a maintenance window's start is, with the same messages
+        when = parse_timestamp(text)
+    except ValueError as exc:
+        raise UsageError(f"--start: {exc}") from None
+    if when.tzinfo is None:  # a window has its tz; a command line has none to assume
         raise UsageError(f"--start: {text!r} needs a time zone (Z or +08:00)")
     return when.timestamp()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +17,7 @@ from monitor.config.values import (
     PathT,
     parse_duration,
     parse_objective,
+    parse_timestamp,
     show,
 )
 
@@ -129,9 +129,9 @@ class ValueChecks:
 
     def timestamp(self, raw: str, tz: str, path: PathT) -> float | None:
         try:
-            moment = datetime.fromisoformat(raw)
+            moment = parse_timestamp(raw)
         except ValueError as exc:
-            self.problem(path, f"{raw!r} is not a date and time: {exc}")
+            self.problem(path, str(exc))
             return None
         if moment.tzinfo is None:
             try:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from monitor.config.values import PathT, show
+from monitor.config.values import TIMESTAMP_HINT, PathT, show
 from monitor.redact import without_userinfo
 
 if TYPE_CHECKING:
@@ -71,9 +71,7 @@ MESSAGES: dict[str, str] = {
         "a maintenance window needs either start and end (one-off) or cron and duration "
         "(recurring), not both"
     ),
-    "#/$defs/timestamp/pattern": (
-        "{value} is not a date and time (use ISO 8601, e.g. 2026-12-06T02:00:00+08:00)"
-    ),
+    "#/$defs/timestamp/pattern": "{value} is not a date and time (" + TIMESTAMP_HINT + ")",
     "#/$defs/label_name/pattern": (
         "{value} is not a label name (use letters, digits and '_', not starting with a digit)"
     ),

@@ -10,6 +10,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
@@ -55,6 +56,29 @@ def duration_text(text: str) -> str | float:
     if re.fullmatch(r"[0-9]+", text):
         return int(text)
     return float(text) if re.fullmatch(r"[0-9]+\.[0-9]+", text) else text
+
+
+# Kept equal to the pattern of "#/$defs/timestamp" in the schema (a test checks it).
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+TIMESTAMP_HINT = "use ISO 8601, e.g. 2026-12-06T02:00:00+08:00"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 date and time as the config reads one: ``2026-12-06T02:00:00+08:00``,
+    seconds and offset optional (naive without one: the caller picks the zone).
+
+    The messages are the config's: the schema's for the shape, the builder's for a
+    date that does not exist.
+    """
+    if not re.match(TIMESTAMP_PATTERN, text):
+        raise ValueError(f"{text!r} is not a date and time ({TIMESTAMP_HINT})")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date and time: {exc}") from None
 
 
 # Kept equal to the pattern of "#/$defs/server/properties/listen" in the schema.
