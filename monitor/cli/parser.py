@@ -190,7 +190,10 @@ def _add_alerts(sub: SubParsers[argparse.ArgumentParser]) -> None:
     asub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
     ls = asub.add_parser("list", help="firing and pending alerts, since when, silenced by",
                          description="Firing and pending alerts from the store (what the "
-                                     "running monitor decided at its last evaluation).")
+                                     "running monitor decided at its last evaluation): "
+                                     "state, alert, severity, channel, target, since when, "
+                                     "and what mutes it (SILENCED BY: the silence ids, or "
+                                     "inhibited:FINGERPRINT of the alert inhibiting it).")
     ls.add_argument("-c", "--config", required=True, metavar="FILE")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     _add_common(ls)
@@ -211,6 +214,9 @@ def _add_alerts(sub: SubParsers[argparse.ArgumentParser]) -> None:
     ssub = silence.add_subparsers(dest="silence_command", required=True, metavar="ACTION")
     add = ssub.add_parser(
         "add", help="create a silence",
+        description="Mute every alert whose labels match all --match matchers, from --start "
+                    "for --for; prints the silence's id (for silence expire).  The running "
+                    "monitor applies it at its next evaluation.",
         epilog="example:\n  omniwatch silence add -c omniwatch.yaml --match channel=branch "
                "--for 2h --reason 'core upgrade CHG-1234'",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,7 +227,8 @@ def _add_alerts(sub: SubParsers[argparse.ArgumentParser]) -> None:
     add.add_argument("--for", dest="duration", metavar="DURATION",
                      help="how long from its start (e.g. 2h, 30m; default 1h)")
     add.add_argument("--start", metavar="TIME",
-                     help="when it starts: ISO 8601 (default: now)")
+                     help="when it starts: ISO 8601 with an offset, e.g. "
+                          "2026-12-01T22:00:00+08:00 (default: now)")
     add.add_argument("--reason", required=True, metavar="TEXT", help="why (shown with it)")
     add.add_argument("--author", metavar="NAME", help="who (default: $USER)")
     add.add_argument("--json", action="store_true", help="machine-readable output")
