@@ -146,6 +146,8 @@ async def create_silence(request: web.Request) -> web.Response:
         silence = parse_silence(json.loads(raw or b"null"), now)
     except json.JSONDecodeError as exc:
         return _error(400, f"the body is not JSON: {exc.msg}")
+    except RecursionError:  # 16 KiB of "[" is within the size limit
+        return _error(400, "the body is not JSON: nested too deeply")
     except ValueError as exc:
         return _error(400, str(exc))
     await _guarded(request, _store(request).add_silence, silence)
