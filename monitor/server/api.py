@@ -83,8 +83,8 @@ async def list_silences(request: web.Request) -> web.Response:
 
 
 def parse_silence(doc: Any, now: float) -> Silence:
-    """A silence from a POST body, checked as the CLI checks its flags; ValueError with
-    the reason otherwise.
+    """A silence from a POST body, checked as the CLI checks its flags (the same parsers,
+    the same messages); ValueError naming the field otherwise.
 
     ``{"matchers": ["channel=branch"], "duration": "2h" | "ends_at": UNIX, "starts_at":
     UNIX?, "author": "...", "reason": "..."}``
@@ -99,32 +99,56 @@ def parse_silence(doc: Any, now: float) -> Silence:
     texts = doc.get("matchers")
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
         raise ValueError("matchers: a non-empty list of strings such as \"channel=branch\"")
-    matchers = tuple(parse_matcher(t) for t in texts)
+    matchers = []
+    for i, text in enumerate(texts):
+        try:
+            matchers.append(parse_matcher(text))
+        except ValueError as exc:
+            raise ValueError(f"matchers[{i}]: {exc}") from None
     start = doc.get("starts_at", now)
-    if not isinstance(start, int | float) or isinstance(start, bool):
+    if not _is_number(start):
         raise ValueError("starts_at: Unix seconds")
     if "ends_at" in doc and "duration" in doc:
-        raise ValueError("give duration or ends_at, not both")
-    if "ends_at" in doc:
+        raise ValueError("duration: give duration or ends_at, not both")
+    field = "ends_at" if "ends_at" in doc else "duration"
+    if field == "ends_at":
         end = doc["ends_at"]
-        if not isinstance(end, int | float) or isinstance(end, bool):
+        if not _is_number(end):
             raise ValueError("ends_at: Unix seconds")
+        if end <= start:
+            raise ValueError("ends_at: must be after starts_at")
     else:
-        raw = doc.get("duration", "1h")
-        if not isinstance(raw, str | int | float) or isinstance(raw, bool):
-            raise ValueError("duration: such as \"2h\"")
-        end = float(start) + values.parse_duration(values.duration_text(str(raw)))
-    if end <= start or end <= now:
-        raise ValueError("the silence must end after it starts and after now")
+        end = float(start) + _duration(doc.get("duration", "1h"))
+    if end <= now:
+        raise ValueError(f"{field}: the silence would have ended already (before now)")
     author, reason = doc.get("author"), doc.get("reason")
     for name, v in (("author", author), ("reason", reason)):
         if not isinstance(v, str) or not v.strip():
             raise ValueError(f"{name}: a non-empty string")
     assert isinstance(author, str)
     assert isinstance(reason, str)
-    return Silence(id=uuid.uuid4().hex[:12], matchers=matchers, starts_at=float(start),
-                   ends_at=float(end), author=author.strip()[:200],
+    return Silence(id=uuid.uuid4().hex[:12], matchers=tuple(matchers),
+                   starts_at=float(start), ends_at=float(end), author=author.strip()[:200],
                    reason=reason.strip()[:1000], created_at=now)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _duration(raw: Any) -> float:
+    """Seconds in ``duration``, read (and refused, in the same words) as the config and
+    ``silence add --for`` read a duration: ``"2h"``, or a number of seconds."""
+    if not (isinstance(raw, str) or _is_number(raw)):
+        raise ValueError("duration: such as \"2h\" (or seconds)")
+    value = values.duration_text(raw) if isinstance(raw, str) else raw
+    try:
+        seconds = values.parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"duration: {exc}") from None
+    if seconds <= 0:
+        raise ValueError(f"duration: {values.show(value)} must be greater than zero")
+    return seconds
 
 
 async def create_silence(request: web.Request) -> web.Response:
