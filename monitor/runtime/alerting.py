@@ -197,6 +197,10 @@ class AlertingService:
         if self.leader:
             log.info("alerts_standby", extra={"holder": self.holder})
         self.leader = self.stats.leader = False
+        # The leader exports the alerts and the outbox now; ours are as of when we led
+        # and would show alerts firing long after they resolved.  Counters stay.
+        self.stats.alerts = Counter()
+        self.stats.outbox_pending = None
 
     # --- one evaluation -------------------------------------------------------------
 

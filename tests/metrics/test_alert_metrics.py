@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.config import load_config
 from monitor.metrics.alerts import DELAY_BUCKETS
+from monitor.runtime.alerting import LEASE_NAME, LEASE_TTL_SECONDS
+from monitor.runtime.monitor import Monitor
+from monitor.store.sqlite import SqliteProbeStore
 from tests.procs import OmniwatchProcess, wait_for
+from tests.runtime.alert_support import until
 from tests.servers import closed_port
 from tests.slack_server import TOKEN, SlackServer
 from tests.support import require
@@ -111,3 +117,40 @@ def test_alert_families_after_an_alert_is_delivered(tmp_path: Path,
     assert [line for line in output.splitlines()
             if any(line.startswith(f + " ") or line.startswith(f + "_")
                    for f in ALERT_FAMILIES)] == [], output
+
+
+async def test_a_standby_exports_no_alerts_of_its_time_as_leader(
+        tmp_path: Path, slack_server: SlackServer) -> None:
+    """Another replica took the lease: this one's gauges must not keep showing the alerts
+    it counted as leader (they may have resolved since; the leader exports them)."""
+    store = SqliteProbeStore(str(tmp_path / "omniwatch.db"))
+    other = SqliteProbeStore(str(tmp_path / "omniwatch.db"))
+    mon = Monitor(load_config(_config(tmp_path, slack_server)), store=store)
+    alerting = mon.alerting
+    assert alerting is not None
+    stats = alerting.stats
+    mon.start()
+    try:
+        await until(lambda: slack_server.posts() and stats.outbox_pending == 0)
+        assert _alert_samples(await mon.metrics_body())["omniwatch_alerts_leader"] == [1.0]
+        # Replica B takes the lease as if this one had stopped renewing it.
+        assert other.acquire_lease(LEASE_NAME, "replica-b", 60.0,
+                                   time.time() + LEASE_TTL_SECONDS + 1)
+        await until(lambda: not alerting.leader)
+        body = await mon.metrics_body()
+    finally:
+        await mon.stop()
+        store.close()
+        other.close()
+    families = _alert_samples(body)
+    assert families["omniwatch_alerts_leader"] == [0.0]
+    assert families["omniwatch_alerts"] == []
+    assert "omniwatch_outbox_pending" not in families
+    # What it did deliver stays counted: counters never go back.
+    assert families["omniwatch_notifications"] == [1.0]
+
+
+def _alert_samples(body: bytes) -> dict[str, list[float]]:
+    return {f.name: [s.value for s in f.samples if not s.name.endswith("_created")]
+            for f in text_string_to_metric_families(body.decode())
+            if f.name in ALERT_FAMILIES}
