@@ -175,6 +175,9 @@ def cmd_silence_add(config: Config, args: argparse.Namespace) -> int:
     seconds = (DEFAULT_SILENCE_SECONDS if args.duration is None
                else duration_arg("--for", args.duration))
     start = _start(args.start, now)
+    if start + seconds <= now:  # stored, it would mute nothing and say "created"
+        raise UsageError(f"--for: the silence would have ended already (at "
+                         f"{_when(start + seconds)}, before now)")
     reason = args.reason.strip()
     if not reason:
         raise UsageError("--reason: say why (it is shown with the silence)")

@@ -209,10 +209,14 @@ def test_other_bad_silence_flags(cfg: Path) -> None:
         (["--match", "channel=branch", "--reason", "  "], "--reason: say why"),
         (["--match", "channel=branch", "--reason", "r", "--start", "2026-12-01T22:00:00"],
          "--start: '2026-12-01T22:00:00' needs a time zone (Z or +08:00)"),
+        (["--match", "channel=branch", "--reason", "r", "--start", "2020-01-01T00:00:00Z",
+          "--for", "1h"], "--for: the silence would have ended already (at 2020-01-01 "
+                          "01:00:00Z, before now)"),
     ]
     outs = _run_all([["silence", "add", "-c", str(cfg), *argv] for argv, _ in cases])
     for (_, expected), out in zip(cases, outs, strict=True):
         assert expected in _one_line(out)
+    assert omniwatch("silence", "list", "-c", str(cfg), "--all").stdout == "no silences\n"
     missing = omniwatch("silence", "add", "-c", str(cfg), "--reason", "r")
     assert missing.returncode == 2
     assert "the following arguments are required: --match" in missing.stderr
