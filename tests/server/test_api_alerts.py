@@ -150,6 +150,9 @@ def test_silences_created_listed_and_expired(guarded: OmniwatchProcess, token: s
     assert [s for s in doc["silences"] if s["id"] == sid] == [made]
     # The running monitor mutes by it at its next evaluation; the API says so at once.
     assert wait_for(lambda: _firing(guarded)["ChannelDown"]["muted_by"] == [sid], timeout=10)
+    silenced = ("omniwatch_alerts", frozenset({"alertname": "ChannelDown", "severity": "page",
+                                               "state": "silenced"}.items()))
+    assert wait_for(lambda: guarded.samples().get(silenced) == 1.0, timeout=10)
     # The CLI reads the same store: it sees the silence made over HTTP.
     cli = run_omniwatch("silence", "list", "-c", str(guarded.log_path.with_suffix(".yaml")),
                         "--json")
