@@ -111,6 +111,7 @@ class AlertingService:
         self.leader = False
         self._closing: set[asyncio.Task[None]] = set()
         self._failing: dict[str, str] = {}
+        self._lease_until = 0.0
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -148,14 +149,17 @@ class AlertingService:
     async def _run(self) -> None:
         while True:
             interval = self.config.alerts.evaluation_interval_seconds
+            ttl = max(LEASE_TTL_SECONDS, 3 * interval)
+            asked = self._clock()
             try:
                 leader = await asyncio.to_thread(
-                    self.store.acquire_lease, LEASE_NAME, self.holder,
-                    max(LEASE_TTL_SECONDS, 3 * interval), self._clock())
-            except Exception as exc:  # StoreDown: keep what we had until the lease expires
+                    self.store.acquire_lease, LEASE_NAME, self.holder, ttl, asked)
+                if leader:
+                    self._lease_until = asked + ttl
+            except Exception as exc:  # StoreDown: ours only until the lease we hold expires
                 log.error("alerts_lease_failed", extra={
                     "error": getattr(exc, "error", type(exc).__name__), "detail": str(exc)})
-                leader = self.leader
+                leader = self.leader and self._clock() < self._lease_until
             if leader and not self.leader:
                 await self._step_up()
             elif not leader and self.leader:
