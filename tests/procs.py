@@ -64,8 +64,11 @@ def http_target_server(ssl_context: ssl.SSLContext | None = None) -> Iterator[in
 class OmniwatchProcess:
     """``python -m monitor run`` as a child process with JSON logs captured."""
 
-    def __init__(self, config: Path, extra_args: tuple[str, ...] = ()) -> None:
-        self.log_path = config.with_suffix(".log")
+    def __init__(self, config: Path, extra_args: tuple[str, ...] = (), *,
+                 log_path: Path | None = None) -> None:
+        # A log of its own per process: a restart on the same config must not overwrite
+        # what the first process logged.
+        self.log_path = log_path or config.with_suffix(".log")
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "-c", str(config),

@@ -18,10 +18,12 @@ What it speaks (as Slack does):
   ``invalid_blocks``, 404 ``no_service``, 410 ``channel_is_archived``, 429, 5xx.
 
 Faults are injected with :meth:`SlackServer.fail_next`, :meth:`~SlackServer.fail_for`
-and :meth:`~SlackServer.set_error`.  Every request is recorded (token redacted) and every
-message kept with its thread and its edits, so tests assert exactly what Slack received.
-All of it is thread-safe.  One assumption beyond Slack's documentation: a reply to a
-``thread_ts`` that is not a message of the channel answers ``thread_not_found``.
+and :meth:`~SlackServer.set_error`; :meth:`~SlackServer.answer_late` stores a post but
+answers late (a client that crashes meanwhile cannot know Slack accepted it).  Every
+request is recorded (token redacted) and every message kept with its thread and its
+edits, so tests assert exactly what Slack received.  All of it is thread-safe.  One
+assumption beyond Slack's documentation: a reply to a ``thread_ts`` that is not a message
+of the channel answers ``thread_not_found``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ class _Fault:
     until: float | None = None  # monotonic deadline for fail_for
 
 
+@dataclass
+class _Late:
+    seconds: float
+    method: str | None
+    remaining: int
+
+
 class SlackServer:
     """Slack on 127.0.0.1 (see the module docstring).  Use as a context manager, or
     :meth:`start` / :meth:`stop`; the ``slack_server`` fixture gives a started one."""
@@ -98,6 +107,7 @@ class SlackServer:
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
         self._errors: dict[str, _Fault] = {}
+        self._late: list[_Late] = []
         self._requests: list[Recorded] = []
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -193,11 +203,20 @@ class SlackServer:
         with self._lock:
             self._errors.pop(method, None)
 
+    def answer_late(self, seconds: float, *, method: str | None = None, n: int = 1) -> None:
+        """Handle the next ``n`` Web API requests (of ``method``, or any) as usual — a
+        post is stored and recorded as answered — but send each answer ``seconds``
+        later.  Other requests are answered meanwhile."""
+        with self._lock:
+            self._late.append(_Late(seconds, method, n))
+
     def clear_faults(self) -> None:
-        """Forget every fault and error set so far."""
+        """Forget every fault, error and late answer set so far (answers already
+        waiting still wait)."""
         with self._lock:
             self._faults.clear()
             self._errors.clear()
+            self._late.clear()
 
     def archive(self, channel: str) -> None:
         with self._lock:
@@ -259,6 +278,13 @@ class SlackServer:
                     f.remaining -= 1
                 return f
         return self._errors.get(method)
+
+    def _lateness(self, method: str) -> float:
+        for late in self._late:
+            if late.remaining > 0 and late.method in (None, method):
+                late.remaining -= 1
+                return late.seconds
+        return 0.0
 
     def _record(self, request: web.Request, method: str, body: Mapping[str, Any]) -> int:
         headers = {k: ("Bearer <redacted>" if k.lower() == "authorization" else v)
@@ -338,10 +364,17 @@ class SlackServer:
                 data = handler(self.workspace, params)
             except ApiError as exc:
                 self._answered(index, exc.status, exc.code)
-                return web.json_response({"ok": False, "error": exc.code, **exc.extra},
-                                         status=exc.status, headers=self._scope_headers(token))
-            self._answered(index, 200, None)
-            return web.json_response({"ok": True, **data}, headers=self._scope_headers(token))
+                response = web.json_response({"ok": False, "error": exc.code, **exc.extra},
+                                             status=exc.status,
+                                             headers=self._scope_headers(token))
+            else:
+                self._answered(index, 200, None)
+                response = web.json_response({"ok": True, **data},
+                                             headers=self._scope_headers(token))
+            late = self._lateness(method)
+        if late > 0:  # outside the lock: other requests are answered meanwhile
+            await asyncio.sleep(late)
+        return response
 
     def _scope_headers(self, token: str) -> dict[str, str]:
         return {"x-oauth-scopes": self.workspace.scopes} if token in self.tokens else {}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import aiohttp
+import pytest
 
 from tests.slack_server import TOKEN, SlackServer
 
@@ -102,6 +103,23 @@ async def test_fail_for_answers_every_request_until_cleared(slack_server: SlackS
                 assert (r.status, r.content_type) == (503, "text/html")
     slack_server.clear_faults()
     assert (await call(slack_server, "auth.test", headers=BEARER))[1]["ok"] is True
+
+
+async def test_a_late_answer_comes_after_the_post_is_stored(slack_server: SlackServer) -> None:
+    slack_server.answer_late(60, method="chat.postMessage")
+    timeout = aiohttp.ClientTimeout(total=0.5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        with pytest.raises(TimeoutError):
+            async with session.post(slack_server.api_url + "chat.postMessage", headers=BEARER,
+                                    json={"channel": "C0000000001", "text": "accepted"}):
+                pass
+    [message] = slack_server.messages("#channel-reliability")  # stored, though unanswered
+    assert message.text == "accepted"
+    assert slack_server.requests("chat.postMessage")[0].status == 200
+    # Only the next post was late: the one after it is answered at once.
+    _, answer = await call(slack_server, "chat.postMessage", headers=BEARER,
+                           json={"channel": "C0000000001", "text": "on time"})
+    assert answer["ok"] is True
 
 
 def test_another_process_can_post_to_the_webhook(slack_server: SlackServer) -> None:
