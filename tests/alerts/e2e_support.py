@@ -214,6 +214,7 @@ class OutboxRow:
     kind: str
     state: str
     attempts: int
+    group_labels: Mapping[str, str]
 
 
 def outbox(db: Path) -> list[OutboxRow]:
@@ -224,7 +225,12 @@ def outbox(db: Path) -> list[OutboxRow]:
                             "ORDER BY created_at, id").fetchall()
     finally:
         conn.close()
-    return [OutboxRow(i, r, json.loads(p)["kind"], s, a) for i, r, p, s, a in rows]
+    out = []
+    for nid, receiver, payload, state, attempts in rows:
+        doc = json.loads(payload)
+        out.append(OutboxRow(nid, receiver, doc["kind"], state, attempts,
+                             dict(doc["group_labels"])))
+    return out
 
 
 def metadata_id(message: Message) -> str | None:

@@ -98,7 +98,9 @@ def test_a_slack_outage_delays_every_notification_and_loses_or_repeats_none(
     # Each arrived once, in the order decided: the opening at the top, the rest in its
     # thread, the resolution also as the opening edited in place.
     [opening] = slack.messages(CHANNEL)
-    assert [metadata_id(m) for m in slack.posts()] == [e.id for e in decided]
+    posted = [metadata_id(m) for m in slack.posts()]
+    assert len(set(posted)) == len(posted)
+    assert posted == [e.id for e in decided]
     assert metadata_id(opening) == decided[0].id
     assert [metadata_id(m) for m in slack.replies(opening.ts)] == [e.id for e in decided[1:]]
     [update] = slack.updates()
@@ -118,63 +120,68 @@ def test_sigkill_with_a_post_in_flight_or_pending_loses_and_repeats_nothing(
         tmp_path: Path, slack: SlackServer, targets: Targets) -> None:
     db = tmp_path / "omniwatch.db"
     cfg = write_config(tmp_path / "omniwatch.yaml", config_doc(
-        {"sqlite": str(db)}, {"app": [targets.target("app-a")]},
+        {"sqlite": str(db)}, {"app": [targets.target("app-a")], "web": [targets.target("web-a")]},
         {"slack": slack_settings(slack)}))
-    targets.fail("app-a")
+    targets.fail("app-a", "web-a")
 
-    # 1. Slack stores the opening post but does not answer; the monitor dies waiting.
+    # 1. Two groups (one per channel) to post.  Slack stores the first post but does not
+    # answer, the second waits its turn; SIGKILL then.
     slack.answer_late(600, method="chat.postMessage")
     with running(cfg, "first") as first:
-        wait_for(lambda: slack.messages(CHANNEL), timeout=30)
+        wait_for(lambda: slack.messages(CHANNEL) and len(outbox(db)) == 2, timeout=30)
         kill(first)
+    in_flight, queued = outbox(db)
+    assert (in_flight.kind, in_flight.state, in_flight.attempts) == ("firing", "pending", 1)
+    assert (queued.kind, queued.state, queued.attempts) == ("firing", "pending", 0)
     [opening] = slack.messages(CHANNEL)
-    [entry] = outbox(db)
-    assert (entry.kind, entry.state, entry.attempts) == ("firing", "pending", 1)
-    assert metadata_id(opening) == entry.id
+    assert metadata_id(opening) == in_flight.id
     slack.clear_faults()
 
-    # 2. The restart (once the dead holder's lease expired) finds the post in the
-    # channel's history instead of posting again.
+    # 2. The restart (once the dead holder's lease expired) finds the first post in the
+    # channel's history instead of posting it again, then posts the second.
     with running(cfg, "second") as second:
-        wait_for(lambda: events(second, "notification_delivered"), timeout=40)
-        [done] = events(second, "notification_delivered")
-        assert (done["notification"], done.get("recovered")) == (entry.id, True)
-        assert (notifications(second, "recovered"), notifications(second, "delivered")) == (1, 0)
-        wait_for(lambda: firing(second) == 1, timeout=30)
+        wait_for(lambda: len(events(second, "notification_delivered")) == 2, timeout=40)
+        done = events(second, "notification_delivered")
+        assert [(d["notification"], d.get("recovered")) for d in done] == [
+            (in_flight.id, True), (queued.id, None)]
+        assert (notifications(second, "recovered"), notifications(second, "delivered")) == (1, 1)
+        wait_for(lambda: firing(second) == 2, timeout=30)
     assert slack.requests("conversations.history")
-    assert [e.state for e in outbox(db)] == ["delivered"]
+    assert [e.state for e in outbox(db)] == ["delivered", "delivered"]
+    assert [metadata_id(m) for m in slack.messages(CHANNEL)] == [in_flight.id, queued.id]
 
-    # 3. A restart (this time after SIGTERM) while the alert fires and was notified: not
-    # notified again.  Then its resolution is decided while Slack fails, and the monitor
-    # dies with it pending.
+    # 3. A restart while both alerts fire and were notified: neither is notified again.
+    # Then the resolution of the recovered post's alert is decided while Slack fails, and
+    # the monitor stops with it pending, its attempt recorded.
     with running(cfg, "third") as third:
-        wait_for(lambda: firing(third) == 1, timeout=30)
+        wait_for(lambda: firing(third) == 2, timeout=30)
         time.sleep(QUIET_SECONDS)
-        assert len(slack.posts()) == 1
-        assert outbox(db)[-1].id == entry.id
+        assert len(slack.posts()) == 2
+        assert len(outbox(db)) == 2
         slack.fail_for(600, status=500)
-        targets.recover("app-a")
+        targets.recover(f"{in_flight.group_labels['channel']}-a")
         wait_for(lambda: notifications(third, "retry") >= 1, timeout=30)
-        kill(third)
     resolution = outbox(db)[-1]
     assert (resolution.kind, resolution.state) == ("resolved", "pending")
     assert resolution.attempts >= 1
+    assert resolution.group_labels == in_flight.group_labels
     slack.clear_faults()
 
-    # 4. The next process delivers the pending resolution: the original message is
-    # updated in place and the thread told, once.
+    # 4. The next process looks for the resolution, finds none, and delivers it: the
+    # recovered message updated in place and its thread told, once.
     with running(cfg, "fourth") as fourth:
-        wait_for(lambda: outbox(db)[-1].state == "delivered", timeout=40)
+        wait_for(lambda: outbox(db)[-1].state == "delivered", timeout=30)
         time.sleep(QUIET_SECONDS)
         assert notifications(fourth, "delivered") == 1
-    assert [e.kind for e in outbox(db)] == ["firing", "resolved"]
-    assert [metadata_id(m) for m in slack.posts()] == [entry.id, resolution.id]
-    assert slack.messages(CHANNEL)[0].ts == opening.ts
+    assert [e.kind for e in outbox(db)] == ["firing", "firing", "resolved"]
+    posted = [metadata_id(m) for m in slack.posts()]
+    assert posted == [in_flight.id, queued.id, resolution.id]
+    assert [m.ts for m in slack.messages(CHANNEL)][:1] == [opening.ts]
     assert [metadata_id(m) for m in slack.replies(opening.ts)] == [resolution.id]
     [update] = slack.updates()
     assert update.ts == opening.ts
     assert update.text.startswith("✅ RESOLVED")
-    assert accepted(slack) == ["chat.postMessage", "chat.update", "chat.postMessage"]
+    assert accepted(slack) == ["chat.postMessage"] * 2 + ["chat.update", "chat.postMessage"]
 
 
 def _alertnames(body: dict[str, Any]) -> set[str]:

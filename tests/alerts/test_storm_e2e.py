@@ -38,8 +38,8 @@ TARGETS = 1000
 # group_wait longer than the interval sees the whole storm in its first message.
 STORM_PROBES = {"interval": "2s", "timeout": "1s"}
 STORM_TIMING = {"evaluation_interval": "1s", "group_wait": "3s", "group_interval": "4s"}
-# Enough for a group flush or two after the storm settled: what would follow, if anything.
-SETTLE_SECONDS = 9.0
+# Longer than a group_interval after the storm settled: what would follow, if anything.
+SETTLE_SECONDS = 5.0
 
 
 @pytest.fixture
