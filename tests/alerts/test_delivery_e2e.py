@@ -38,6 +38,8 @@ from tests.alerts.e2e_support import (
 from tests.procs import OmniwatchProcess, wait_for
 from tests.slack_server import TOKEN, SlackServer
 
+pytestmark = pytest.mark.slow
+
 # Long enough for a few evaluations and group flushes (group_wait 1 s, group_interval
 # 2 s): the time an unwanted notification would need to show up.
 QUIET_SECONDS = 4.0

@@ -40,6 +40,8 @@ from tests.slack_server import TOKEN, SlackServer
 from tests.stores import PG_DSN, postgres_available
 from tests.support import require
 
+pytestmark = pytest.mark.slow
+
 QUIET_SECONDS = 4.0  # a few evaluations and group flushes (1 s and 2 s)
 # The lease passes on once its holder stopped renewing it for 15 s.
 TAKEOVER_TIMEOUT = 40.0
@@ -129,6 +131,7 @@ def delivered(proc: OmniwatchProcess) -> list[str]:
     return [str(e["kind"]) for e in events(proc, "notification_delivered")]
 
 
+@pytest.mark.postgres
 def test_two_replicas_on_one_postgres_store_one_delivers_and_the_other_takes_over(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, targets: Targets, pg_dsn: str) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)

@@ -24,6 +24,8 @@ from tests.alerts.e2e_support import (
 from tests.procs import run_omniwatch, wait_for
 from tests.slack_server import TOKEN, SlackServer
 
+pytestmark = pytest.mark.slow
+
 QUIET_SECONDS = 4.0  # a few evaluations and group flushes (1 s and 2 s)
 
 

@@ -33,6 +33,8 @@ from tests.procs import OmniwatchProcess, wait_for
 from tests.servers import closed_port
 from tests.slack_server import TOKEN, Message, SlackServer
 
+pytestmark = pytest.mark.slow
+
 TARGETS = 1000
 # Every target runs once in its first interval (start times are spread over it), so a
 # group_wait longer than the interval sees the whole storm in its first message.
