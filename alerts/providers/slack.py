@@ -293,8 +293,8 @@ class SlackBotProvider:
         try:
             response = await call_slack(client.auth_test)
         except DeliveryError as exc:
-            verdict = "refused" if exc.permanent else "could not be checked"
-            return [f"{where}: the bot token was {verdict} ({exc.code})"]
+            verdict = "was refused" if exc.permanent else "could not be checked"
+            return [f"{where}: the bot token {verdict} ({exc.code})"]
         header = response.headers.get("x-oauth-scopes") if response.headers else None
         if header is None:
             return []  # a proxy dropped it: nothing to judge by

@@ -374,13 +374,14 @@ async def test_check_warns_when_the_channel_name_cannot_be_resolved(
 
 async def test_check_reports_a_refused_token_without_showing_it(make: Make) -> None:
     [warning] = await make(token="xoxb-not-a-real-token").check()
-    assert "refused (invalid_auth)" in warning
+    assert warning == ("Slack receiver default/slack: the bot token was refused "
+                       "(invalid_auth)")
     assert "xoxb-not-a-real-token" not in warning
 
 
 async def test_check_reports_slack_unreachable(make: Make) -> None:
     [warning] = await make(api_url=f"http://127.0.0.1:{closed_port()}/api/").check()
-    assert "could not be checked (connection)" in warning
+    assert warning.endswith(": the bot token could not be checked (connection)")
 
 
 async def test_close_releases_the_session_and_a_later_send_opens_another(
