@@ -14,6 +14,7 @@ from typing import Final
 from alerts.model import Labels, labelset
 
 ANNOTATION_MAX_CHARS: Final = 300
+NAMES_SHOWN: Final = 10  # names listed in an annotation before "and N more"
 # Label names the rules set themselves: a channel or target label of the same name
 # could otherwise move an alert to another channel's route or inhibition.
 RESERVED_LABELS: Final = frozenset(
@@ -88,10 +89,11 @@ def iso_utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def names_text(names: list[str], limit: int = 10,
-               budget: int = ANNOTATION_MAX_CHARS - 20) -> str:
+def names_text(names: list[str], limit: int = NAMES_SHOWN,
+               budget: int = ANNOTATION_MAX_CHARS - 20, total: int | None = None) -> str:
     """The first ``limit`` names (fewer if they would pass ``budget`` characters), then
-    ``, and N more``: the count survives however long the names are."""
+    ``, and N more``: the count survives however long the names are.  ``total``: how
+    many names there are when ``names`` holds only the first of them."""
     shown: list[str] = []
     used = 0
     for name in names[:limit]:
@@ -99,6 +101,6 @@ def names_text(names: list[str], limit: int = 10,
             break
         shown.append(name)
         used += len(name) + (2 if len(shown) > 1 else 0)
-    rest = len(names) - len(shown)
+    rest = (len(names) if total is None else total) - len(shown)
     text = ", ".join(shown)
     return f"{text}, and {rest} more" if rest > 0 else text

@@ -19,42 +19,62 @@ from collections.abc import Set as AbstractSet
 
 from alerts.config import AlertsConfig, Receiver, Route
 from alerts.grouping import flush, new_group, snapshot
-from alerts.inhibit import Inhibitor
 from alerts.model import Alert, Group, Labels, Notification, Signal, Silence, fingerprint, labelset
-from alerts.mutes import Mutes
+from alerts.mutes import Mutes, Projections, mute_reasons
 from alerts.routing import Router, group_labels, route_alert
-from alerts.silences import active_silences, silenced_by
 from alerts.store import EngineState, StateChange
 
-__all__ = ["muted_by", "route_alert", "step", "test_notification"]
+__all__ = ["StepMemo", "muted_by", "route_alert", "step", "test_notification"]
 
 GroupId = tuple[str, str]  # (route name, group key)
 
 ALERTMANAGER_ROUTE = "alertmanager"
 
 
+@dataclasses.dataclass(slots=True)
+class StepMemo:
+    """What :func:`step` may keep from one tick to the next, owned by its caller: the
+    router of the current configuration and broken receivers, with the placement of
+    each alert, and each alert's projection onto the label names mutes read.  A step
+    returns the same with or without it; with it, an alert that did not change is
+    neither routed nor projected again (10,000 firing alerts, every few seconds)."""
+
+    router: Router | None = None
+    projections: Projections = dataclasses.field(default_factory=Projections)
+
+    def router_for(self, config: AlertsConfig, broken: AbstractSet[str]) -> Router:
+        r = self.router
+        if r is None or r.config is not config or r.broken != broken:
+            r = self.router = Router(config, frozenset(broken))
+        return r
+
+
 def step(state: EngineState, signals: Sequence[Signal], *, now: float,
          config: AlertsConfig, silences: Sequence[Silence] = (),
-         broken: AbstractSet[str] = frozenset()) -> tuple[EngineState, StateChange]:
+         broken: AbstractSet[str] = frozenset(),
+         memo: StepMemo | None = None) -> tuple[EngineState, StateChange]:
     """One tick: ``signals`` are every alert condition the rules see now.
 
     Returns the new state and what changed since ``state``: the alerts and groups that
     differ, the ones removed, and the notifications to put in the outbox, each list in a
     deterministic order (fingerprints, then group ids, sorted; notifications by group,
     receivers in route order, Alertmanager's last).  ``broken`` names receivers whose
-    delivery fails permanently (see :func:`route_alert`).
+    delivery fails permanently (see :func:`route_alert`).  ``memo`` changes nothing but
+    the cost (see :class:`StepMemo`).
     """
     advanced = _advance(state.alerts, state.groups, signals, now)
     alerts = advanced.alerts
     firing = [fp for fp, a in alerts.items() if a.status == "firing"]
-    mutes = Mutes(alerts, firing, config.inhibit, silences, now)
+    mutes = Mutes(alerts, firing, config.inhibit, silences, now,
+                  None if memo is None else memo.projections)
 
     # Every firing alert, muted or not, is placed: while one fires a group lives on.
-    router = Router(config, broken)
+    router = Router(config, broken) if memo is None else memo.router_for(config, broken)
+    router.bound(len(firing))
     placed: dict[GroupId, list[str]] = {}
     glabels: dict[GroupId, Labels] = {}
     for fp in firing:
-        for gid, labels in router.groups(alerts[fp].labels):
+        for gid, labels in router.placements(fp, alerts[fp].labels):
             members = placed.get(gid)
             if members is None:
                 members = placed[gid] = []
@@ -72,7 +92,7 @@ def step(state: EngineState, signals: Sequence[Signal], *, now: float,
         group = state.groups.get(gid)
         if group is None:
             # Only a firing, unmuted alert opens a group.
-            if not any(not mutes.muted(fp) for fp in members):
+            if not mutes.any_unmuted(members, owner.group_by):
                 continue
             group = new_group(owner, gid[1], glabels[gid], now)
         if now >= group.next_flush_at:
@@ -114,12 +134,9 @@ def _owed(groups: Iterable[Group]) -> set[str]:
 def _advance(prev: Mapping[str, Alert], groups: Mapping[GroupId, Group],
              signals: Sequence[Signal], now: float) -> _Advanced:
     """Every alert after this tick's signals, resolved ones not yet pruned."""
-    # Most signals repeat a known label set: look it up instead of hashing it again.
-    known = {a.labels: fp for fp, a in prev.items()}
-    latest: dict[str, Signal] = {}
-    for s in signals:
-        fp = known.get(s.labels)
-        latest[fp if fp is not None else fingerprint(s.labels)] = s  # the last one wins
+    # A signal keeps its fingerprint once computed, and rules re-emit the same signal
+    # objects while nothing changes: no label set is hashed again tick after tick.
+    latest = {s.fingerprint: s for s in signals}  # the last one wins
 
     out = _Advanced()
     owed: set[str] | None = None
@@ -213,17 +230,7 @@ def muted_by(state: EngineState, config: AlertsConfig, silences: Sequence[Silenc
     """Why each muted alert of ``state`` is muted: fingerprint -> the ids of the active
     silences muting it, then ``inhibited:<source fingerprint>`` for each firing alert
     inhibiting it.  Alerts that are not muted are left out."""
-    labels = {fp: dict(a.labels) for fp, a in state.alerts.items()}
-    active = active_silences(silences, now)
-    inhibitor = Inhibitor(config.inhibit, ((fp, labels[fp]) for fp, a in
-                                           state.alerts.items() if a.status == "firing"))
-    out: dict[str, tuple[str, ...]] = {}
-    for fp in sorted(labels):
-        why = (*silenced_by(labels[fp], active),
-               *(f"inhibited:{src}" for src in inhibitor.inhibited_by(labels[fp])))
-        if why:
-            out[fp] = why
-    return out
+    return mute_reasons(state.alerts, config.inhibit, silences, now)
 
 
 TEST_ALERTNAME = "OmniwatchTest"

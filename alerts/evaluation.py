@@ -1,4 +1,6 @@
-"""What every rule reads in one evaluation, and the target verdicts two rules share."""
+"""What every rule reads in one evaluation, the target verdicts two rules share, and
+the memo that lets an evaluation reuse what the previous one decided for targets whose
+facts did not change."""
 
 from __future__ import annotations
 
@@ -31,21 +33,89 @@ class TargetVerdict:
     current: Alert | None = None
 
 
+@dataclass(slots=True)
+class Decided:
+    """What the target rules decided for one target, and what from.
+
+    ``labels`` (the TargetDown label set, with its ``fingerprint``) were made from the
+    facts' labels ``source``; ``verdict`` from ``facts`` and ``current`` (the alert with
+    ``labels``, if pending or firing); ``signals`` are the TargetDown signals last
+    made, from the verdict ``signals_of`` (None when they depended on the time).
+    """
+
+    channel: str
+    source: Labels
+    labels: Labels
+    fingerprint: str
+    facts: TargetFacts | None = None
+    current: Alert | None = None
+    verdict: TargetVerdict | None = None
+    signals: list[Signal] | None = None
+    signals_of: TargetVerdict | None = None
+
+
+class RuleMemo:
+    """What the target rules decided in the last evaluation, per target, owned by the
+    caller and passed back to :func:`alerts.rules.evaluate`.
+
+    An entry is reused only while the target's facts and its current alert are the very
+    objects it was decided from (:class:`monitor.runtime.alert_facts.FactsCache` keeps
+    unchanged facts identical, the engine keeps unchanged alerts identical) and the
+    thresholds are the same; anything else decides afresh.  So an evaluation with a memo
+    returns what one without returns, and a storm of 10,000 down targets whose probes
+    did not report since costs a few look-ups per target.
+    """
+
+    __slots__ = ("_rules", "channels", "targets", "tick")
+
+    def __init__(self) -> None:
+        self._rules: RulesConfig | None = None
+        # By target name; an entry is the target's only while its channel is the same.
+        self.targets: dict[str, Decided] = {}
+        # This evaluation's entries in the order of its targets (see Evaluation.decided).
+        self.tick: list[Decided] = []
+        # By channel: the ChannelDown signals last made and what from (the channel's
+        # labels and verdicts, its current ChannelDown alert); None when they
+        # depended on the time.
+        self.channels: dict[str, tuple[Labels, list[TargetVerdict], Alert | None,
+                                       list[Signal] | None]] = {}
+
+    def start(self, rules: RulesConfig, targets: Sequence[TargetFacts]) -> None:
+        """A new evaluation of ``targets`` with ``rules``: other thresholds forget every
+        entry, and targets no longer there (a reload removed them) are forgotten."""
+        self.tick = []
+        if rules != self._rules:
+            self._rules = rules
+            self.targets = {}
+            self.channels = {}
+        elif len(self.targets) > len(targets):
+            keep = {t.name for t in targets}
+            self.targets = {k: v for k, v in self.targets.items() if k in keep}
+
+
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     """What every rule reads: the inputs, thresholds, current alerts, and the
-    target verdicts both target_down and channel_down use."""
+    target verdicts both target_down and channel_down use (with a :class:`RuleMemo`,
+    ``decided`` holds its entry for each of ``targets``, in the same order)."""
 
     inputs: RuleInputs
     rules: RulesConfig
     previous: Mapping[str, Alert]
     targets: Sequence[TargetVerdict]
+    decided: Sequence[Decided] = ()
+    memo: RuleMemo | None = None
+
+    def current(self, labels: Labels) -> Alert | None:
+        """The pending or firing alert with ``labels``, if any."""
+        alert = self.previous.get(fingerprint(labels))
+        return alert if alert is not None and alert.status != "resolved" else None
 
     def since(self, labels: Labels, began: float | None = None) -> float:
         """When the alert with ``labels`` became active: the current (pending or firing)
         alert's start, else ``began`` when the facts know it, else now."""
-        alert = self.previous.get(fingerprint(labels))
-        if alert is not None and alert.status != "resolved":
+        alert = self.current(labels)
+        if alert is not None:
             return alert.active_since
         return self.inputs.now if began is None else began
 

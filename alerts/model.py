@@ -60,10 +60,27 @@ class Signal:
     annotations: Labels = ()
     firing: bool = True
     active_since: float = 0.0
+    # fingerprint(labels), computed on first use and kept (or given by a rule that knows
+    # it): 10,000 down targets re-signalled every tick must not be hashed every tick.
+    # Not an init field, so dataclasses.replace(labels=...) never carries a stale one.
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    @classmethod
+    def known(cls, fp: str, labels: Labels, annotations: Labels = (), *,
+              firing: bool = True, active_since: float = 0.0) -> Signal:
+        """A signal whose fingerprint the caller already knows: ``fp`` must be
+        ``fingerprint(labels)`` (it is not checked)."""
+        s = cls(labels, annotations, firing, active_since)
+        object.__setattr__(s, "_fingerprint", fp)  # a cache, not a new value
+        return s
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.labels)
+        fp = self._fingerprint
+        if fp is None:
+            fp = fingerprint(self.labels)
+            object.__setattr__(self, "_fingerprint", fp)  # a cache, not a new value
+        return fp
 
     def label(self, name: str, default: str = "") -> str:
         return label_value(self.labels, name, default)

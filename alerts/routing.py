@@ -106,13 +106,17 @@ def group_hash(key: str, created_at: float) -> str:
 class Router:
     """Routing for one tick: :func:`route_alert` plus the group id and labels of each
     taking route, remembered per projection of the label set onto the label names that
-    decide them.  Build a new one per tick (config and ``broken`` may change)."""
+    decide them.  Build a new one when the config or ``broken`` change."""
 
     config: AlertsConfig
     broken: AbstractSet[str] = frozenset()
     _names: frozenset[str] = dataclasses.field(init=False, default=frozenset())
     _memo: dict[Labels, tuple[Placement, ...]] = dataclasses.field(init=False,
                                                                    default_factory=dict)
+    # By fingerprint, with the label set placed: a router kept across ticks (same
+    # config, same broken receivers) places an unchanged alert with one look-up.
+    _by_fp: dict[str, tuple[Labels, tuple[Placement, ...]]] = dataclasses.field(
+        init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         names = {"alertname"}
@@ -135,6 +139,20 @@ class Router:
                         for r in taken)
             self._memo[projection] = hit
         return hit
+
+    def placements(self, fp: str, labels: Labels) -> tuple[Placement, ...]:
+        """:meth:`groups` of the alert ``fp`` with ``labels``, remembered per alert."""
+        hit = self._by_fp.get(fp)
+        if hit is not None and hit[0] is labels:
+            return hit[1]
+        placed = self.groups(labels)
+        self._by_fp[fp] = (labels, placed)
+        return placed
+
+    def bound(self, alerts: int) -> None:
+        """Forget per-alert placements once they are mostly of alerts that are gone."""
+        if len(self._by_fp) > 2 * alerts + 100:
+            self._by_fp.clear()
 
 
 class Placement(NamedTuple):

@@ -14,12 +14,16 @@ from configuration names, counts and probe reasons, never from customer data.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import operator
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
 from alerts.annotate import (
+    NAMES_SHOWN,
     alert_labels,
     annotation_set,
     cut,
@@ -28,9 +32,16 @@ from alerts.annotate import (
     names_text,
 )
 from alerts.config import RULE_NAMES, RulesConfig
-from alerts.evaluation import DownState, Evaluation, TargetVerdict, carried
+from alerts.evaluation import (
+    Decided,
+    DownState,
+    Evaluation,
+    RuleMemo,
+    TargetVerdict,
+    carried,
+)
 from alerts.facts import RuleInputs, TargetFacts
-from alerts.model import Alert, Labels, Signal
+from alerts.model import Alert, Labels, Signal, fingerprint
 from alerts.rules_objectives import budget_exhausted, burn_rate, consistency
 
 
@@ -40,44 +51,81 @@ def _target_labels(t: TargetFacts, alertname: str, severity: str | None = None) 
                         severity=sev)
 
 
-def _current_target_alerts(previous: Mapping[str, Alert]) -> dict[tuple[str, str], Alert]:
-    out = {}
+def _current_target_alerts(
+        previous: Mapping[str, Alert]) -> dict[tuple[str, str], list[Alert]]:
+    out: dict[tuple[str, str], list[Alert]] = {}
     for a in previous.values():
-        labels = dict(a.labels)
-        if a.status != "resolved" and labels.get("alertname") == "TargetDown":
-            out[(labels.get("channel", ""), labels.get("target", ""))] = a
+        if a.status != "resolved" and a.label("alertname") == "TargetDown":
+            out.setdefault((a.label("channel"), a.label("target")), []).append(a)
     return out
 
 
 def target_verdicts(inputs: RuleInputs, rules: RulesConfig,
-                    previous: Mapping[str, Alert]) -> list[TargetVerdict]:
+                    previous: Mapping[str, Alert],
+                    memo: RuleMemo | None = None) -> list[TargetVerdict]:
     """The target-down condition of every target (hysteresis from ``previous``), in
-    the order of ``inputs.targets``."""
+    the order of ``inputs.targets``; with a ``memo``, unchanged targets' verdicts are
+    the previous evaluation's (the same either way)."""
+    if memo is not None:
+        return _remembered_verdicts(memo, inputs.targets, rules, previous)
     # Indexed by (channel, target) so the many healthy targets of a big configuration
     # cost neither a label set nor a fingerprint (the evaluation runs every few seconds).
     current = _current_target_alerts(previous)
     out = []
     for t in inputs.targets:
-        prev = current.get((t.channel, t.name))
-        if prev is None and t.consecutive_failures == 0:
+        alerts = current.get((t.channel, t.name))
+        if alerts is None and t.consecutive_failures == 0:
             out.append(TargetVerdict(t, None, t.excluded is None))
             continue
         labels = _target_labels(t, "TargetDown")
-        if prev is not None and prev.labels != labels:
-            prev = None  # its labels changed (a reload): a different alert now
-        was_firing = prev is not None and prev.status == "firing"
-        state: DownState = None
-        if t.excluded is not None:
-            # Excluded results move no counter, so a firing alert keeps its state until
-            # counted results say otherwise; nothing new starts inside the exclusion.
-            state = "firing" if was_firing else None
-        elif t.consecutive_failures >= rules.target_down_after or (
-                was_firing and t.consecutive_successes < rules.target_down_resolve_after):
-            state = "firing"
-        elif t.consecutive_failures > 0:
-            state = "pending"
-        out.append(TargetVerdict(t, state, t.excluded is None or was_firing, labels, prev))
+        # One whose labels changed (a reload) is a different alert now.
+        prev = next((a for a in alerts or () if a.labels == labels), None)
+        out.append(_verdict(t, rules, labels, prev))
     return out
+
+
+def _remembered_verdicts(memo: RuleMemo, targets: Sequence[TargetFacts], rules: RulesConfig,
+                         previous: Mapping[str, Alert]) -> list[TargetVerdict]:
+    """:func:`target_verdicts` through the memo: a target's TargetDown labels and their
+    fingerprint are made once per label set, its current alert is found by fingerprint,
+    and its verdict is decided again only when its facts or its alert changed."""
+    entries, tick, out = memo.targets, memo.tick, []
+    for t in targets:
+        d = entries.get(t.name)
+        if d is None or d.source is not t.labels or d.channel != t.channel:
+            labels = _target_labels(t, "TargetDown")
+            d = entries[t.name] = Decided(t.channel, t.labels, labels, fingerprint(labels))
+        tick.append(d)
+        prev = previous.get(d.fingerprint)
+        if prev is not None and (prev.status == "resolved" or (
+                prev.labels is not d.labels and prev.labels != d.labels)):
+            prev = None
+        if d.verdict is None or d.facts is not t or d.current is not prev:
+            if prev is None and t.consecutive_failures == 0:
+                d.verdict = TargetVerdict(t, None, t.excluded is None)
+            else:
+                d.verdict = _verdict(t, rules, d.labels, prev)
+            d.facts, d.current = t, prev
+        out.append(d.verdict)
+    return out
+
+
+def _verdict(t: TargetFacts, rules: RulesConfig, labels: Labels,
+             prev: Alert | None) -> TargetVerdict:
+    """The verdict of a target that fails or has a current alert (``prev``, with the
+    TargetDown ``labels``)."""
+    was_firing = prev is not None and prev.status == "firing"
+    state: DownState = None
+    if t.excluded is not None:
+        # Excluded results move no counter, so a firing alert keeps its state until
+        # counted results say otherwise; nothing new starts inside the exclusion.
+        state = "firing" if was_firing else None
+    elif t.consecutive_failures >= rules.target_down_after or (
+            was_firing and t.consecutive_successes < rules.target_down_resolve_after):
+        state = "firing"
+    elif t.consecutive_failures > 0:
+        state = "pending"
+    return TargetVerdict(t, state, t.excluded is None or was_firing, labels, prev)
 
 
 def _target_down_annotations(t: TargetFacts, summary: str) -> Labels:
@@ -97,44 +145,65 @@ def _target_down_annotations(t: TargetFacts, summary: str) -> Labels:
 
 def target_down(ev: Evaluation) -> list[Signal]:
     """TargetDown: N consecutive counted failures, resolved after M successes."""
-    rules, out = ev.rules, []
-    for v in ev.targets:
+    out: list[Signal] = []
+    if len(ev.decided) != len(ev.targets):  # no memo
+        for v in ev.targets:
+            if v.state is not None:
+                out += _target_down(ev, v)[0]
+        return out
+    for v, d in zip(ev.targets, ev.decided, strict=True):
         if v.state is None:
             continue
-        t, prev = v.facts, v.current
-        if prev is not None and v.state == "firing" and (
-                t.excluded is not None
-                or t.consecutive_failures == t.consecutive_successes == 0):
-            # Kept as it was: an exclusion measures nothing, and neither has a target
-            # with no counted result since a restart.
-            out += carried(prev)
-            continue
-        where = f"{t.name} in {t.channel}"
-        if v.state == "pending":
-            summary = (f"{where} is failing: {t.consecutive_failures} of "
-                       f"{rules.target_down_after} failed probes before it is down")
-        elif t.consecutive_failures > 0:
-            summary = f"{where} is down: {t.last_reason or 'failed'}"
-        else:
-            summary = (f"{where} is recovering: {t.consecutive_successes} of "
-                       f"{rules.target_down_resolve_after} successes before it resolves")
-        # An outage that was firing keeps its start through a flap; a pending alert is
-        # only as old as the current run of failures.
-        firing_before = prev is not None and prev.status == "firing"
-        began = prev.active_since if prev is not None and firing_before else t.failing_since
-        out.append(Signal(
-            labels=v.labels,
-            annotations=_target_down_annotations(t, summary),
-            firing=v.state == "firing",
-            active_since=ev.inputs.now if began is None else began))
+        if d.signals is None or d.signals_of is not v:
+            signals, timeless = _target_down(ev, v, d.fingerprint)
+            # Equal to the last ones (a down target probed again, no news): keep those
+            # very objects, so that the engine sees nothing new either.
+            if d.signals != signals:
+                d.signals = signals
+            d.signals_of = v if timeless else None
+        out += d.signals
     return out
+
+
+def _target_down(ev: Evaluation, v: TargetVerdict,
+                 fp: str | None = None) -> tuple[list[Signal], bool]:
+    """The signals of one target with a state (``fp``: their fingerprint, if known), and
+    whether they hold whatever the time (so a memo may return them again while the
+    verdict is the same)."""
+    rules, t, prev = ev.rules, v.facts, v.current
+    if prev is not None and v.state == "firing" and (
+            t.excluded is not None
+            or t.consecutive_failures == t.consecutive_successes == 0):
+        # Kept as it was: an exclusion measures nothing, and neither has a target
+        # with no counted result since a restart.
+        return carried(prev), True
+    where = f"{t.name} in {t.channel}"
+    if v.state == "pending":
+        summary = (f"{where} is failing: {t.consecutive_failures} of "
+                   f"{rules.target_down_after} failed probes before it is down")
+    elif t.consecutive_failures > 0:
+        summary = f"{where} is down: {t.last_reason or 'failed'}"
+    else:
+        summary = (f"{where} is recovering: {t.consecutive_successes} of "
+                   f"{rules.target_down_resolve_after} successes before it resolves")
+    # An outage that was firing keeps its start through a flap; a pending alert is
+    # only as old as the current run of failures.
+    firing_before = prev is not None and prev.status == "firing"
+    began = prev.active_since if prev is not None and firing_before else t.failing_since
+    annotations = _target_down_annotations(t, summary)
+    firing = v.state == "firing"
+    since = ev.inputs.now if began is None else began
+    signal = (Signal(v.labels, annotations, firing, since) if fp is None
+              else Signal.known(fp, v.labels, annotations, firing=firing, active_since=since))
+    return [signal], began is not None
 
 
 def _channel_groups(ev: Evaluation) -> dict[str, tuple[Labels, list[TargetVerdict]]]:
     groups: dict[str, tuple[Labels, list[TargetVerdict]]] = {
         c.name: (c.labels, []) for c in ev.inputs.channels}
-    for v in ev.targets:
-        groups.setdefault(v.facts.channel, ((), []))[1].append(v)
+    # Verdicts come sorted by channel: a run per channel, not a look-up per target.
+    for channel, run in itertools.groupby(ev.targets, key=_channel_of):
+        groups.setdefault(channel, ((), []))[1].extend(run)
     return groups
 
 
@@ -145,26 +214,48 @@ def _worst_first(v: TargetVerdict) -> tuple[bool, float, int, str]:
 
 def channel_down(ev: Evaluation) -> list[Signal]:
     """ChannelDown: at least ``share`` of a channel's counted targets are down."""
-    out = []
+    out: list[Signal] = []
+    memo = ev.memo
     for channel, (labels, verdicts) in sorted(_channel_groups(ev).items()):
-        counted = [v for v in verdicts if v.counted]
-        down = sorted((v for v in counted if v.state == "firing"), key=_worst_first)
-        # As a ratio, not share * count: 3 of 10 must meet 30% (0.3 * 10 > 3 in floats).
-        if not down or len(down) / len(counted) + 1e-9 < ev.rules.channel_down_share:
-            continue
-        reasons = Counter(v.facts.last_reason or "failed" for v in down)
-        reason_text = ", ".join(f"{r} x{n}" for r, n in
-                                sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
         own = alert_labels(labels, alertname="ChannelDown", channel=channel, severity="page")
-        starts = [v.facts.failing_since for v in down if v.facts.failing_since is not None]
-        out.append(Signal(
-            labels=own,
-            annotations=annotation_set(
-                summary=f"Channel {channel} is down: {len(down)} of {len(counted)} "
-                        f"targets down", down=f"{len(down)} of {len(counted)}",
-                reasons=reason_text, targets=names_text([v.facts.name for v in down])),
-            active_since=ev.since(own, min(starts) if starts else None)))
+        current = ev.current(own)
+        hit = None if memo is None else memo.channels.get(channel)
+        if hit is not None and hit[3] is not None and hit[0] == labels \
+                and hit[2] is current and hit[1] == verdicts:
+            out += hit[3]  # the same verdicts (a quiet tick): the same signal
+            continue
+        signals, timeless = _channel_down(ev, channel, own, current, verdicts)
+        if memo is not None:
+            memo.channels[channel] = (labels, verdicts, current, signals if timeless else None)
+        out += signals
     return out
+
+
+def _channel_down(ev: Evaluation, channel: str, own: Labels, current: Alert | None,
+                  verdicts: list[TargetVerdict]) -> tuple[list[Signal], bool]:
+    """The ChannelDown signal of one channel (if due), and whether it holds whatever
+    the time."""
+    counted = [v for v in verdicts if v.counted]
+    down = [v for v in counted if v.state == "firing"]
+    # As a ratio, not share * count: 3 of 10 must meet 30% (0.3 * 10 > 3 in floats).
+    if not down or len(down) / len(counted) + 1e-9 < ev.rules.channel_down_share:
+        return [], True
+    reasons = Counter(v.facts.last_reason or "failed" for v in down)
+    reason_text = ", ".join(f"{r} x{n}" for r, n in
+                            sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    starts = [v.facts.failing_since for v in down if v.facts.failing_since is not None]
+    began = min(starts) if starts else None
+    return [Signal(
+        labels=own,
+        annotations=annotation_set(
+            summary=f"Channel {channel} is down: {len(down)} of {len(counted)} "
+                    f"targets down", down=f"{len(down)} of {len(counted)}",
+            reasons=reason_text, targets=names_text(
+                # Only the first few are named: no need to sort a thousand.
+                [v.facts.name for v in heapq.nsmallest(NAMES_SHOWN, down,
+                                                       key=_worst_first)],
+                total=len(down))),
+        active_since=ev.since(own, began))], current is not None or began is not None
 
 
 def cert_expiry(ev: Evaluation) -> list[Signal]:
@@ -249,23 +340,33 @@ assert tuple(RULES) == RULE_NAMES  # one function per configurable rule name, sa
 
 
 def evaluate(inputs: RuleInputs, rules: RulesConfig,
-             previous: Mapping[str, Alert]) -> list[Signal]:
+             previous: Mapping[str, Alert], memo: RuleMemo | None = None) -> list[Signal]:
     """Every enabled rule's signals at ``inputs.now``.
 
     Deterministic whatever the order of the inputs: rules in
     :data:`~alerts.config.RULE_NAMES` order; within a rule, targets by channel and name,
     SLOs by name, consistency checks by channel; each label set once (the first wins).
+    ``memo`` (kept by the caller from one evaluation to the next) changes nothing in the
+    result, only its cost: see :class:`~alerts.evaluation.RuleMemo`.
     """
-    targets = sorted(inputs.targets, key=lambda t: (t.channel, t.name))
-    ev = Evaluation(inputs, rules, previous,
-                    target_verdicts(replace(inputs, targets=targets), rules, previous))
+    targets = sorted(inputs.targets, key=_by_channel_and_name)
+    if memo is not None:
+        memo.start(rules, targets)
+    verdicts = target_verdicts(replace(inputs, targets=targets), rules, previous, memo)
+    ev = Evaluation(inputs, rules, previous, verdicts, () if memo is None else memo.tick,
+                    memo)
     out: list[Signal] = []
-    seen: set[Labels] = set()
+    seen: set[str] = set()  # fingerprints: kept by each signal, so not hashed again
     for name, rule in RULES.items():
         if not rules.enabled(name):
             continue
         for signal in rule(ev):
-            if signal.labels not in seen:
-                seen.add(signal.labels)
+            fp = signal.fingerprint
+            if fp not in seen:
+                seen.add(fp)
                 out.append(signal)
     return out
+
+
+_by_channel_and_name = operator.attrgetter("channel", "name")
+_channel_of = operator.attrgetter("facts.channel")
