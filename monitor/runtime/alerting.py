@@ -24,18 +24,20 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from alerts.config import AlertsConfig, Receiver, SlackSettings
-from alerts.engine import muted_by, step
+from alerts.engine import StepMemo, muted_by, step
+from alerts.evaluation import RuleMemo
 from alerts.facts import HealthFacts
 from alerts.model import Alert, AlertSnapshot, Silence
 from alerts.outbox import Delivery, Destination, Dispatcher
 from alerts.providers import Provider, RenderOptions, build_provider
 from alerts.rules import evaluate
+from alerts.silences import active_silences
 from alerts.store import AlertStore, EngineState
 from monitor.config.model import Config
 from monitor.metrics.alerts import AlertStats
 from monitor.metrics.collectors import StoreHealth
 from monitor.metrics.state import ProbeState
-from monitor.runtime.alert_facts import rule_inputs
+from monitor.runtime.alert_facts import FactsCache, rule_inputs
 from monitor.slo.bindings import evaluate_all, slo_bindings
 
 if TYPE_CHECKING:
@@ -112,6 +114,13 @@ class AlertingService:
         self._closing: set[asyncio.Task[None]] = set()
         self._failing: dict[str, str] = {}
         self._lease_until = 0.0
+        # Kept between evaluations so that targets whose state did not change cost a
+        # look-up, not a rebuild (10,000 down targets, every few seconds).
+        self._facts = FactsCache()
+        self._rule_memo = RuleMemo()
+        self._step_memo = StepMemo()
+        # What the alert counts were made from: recounted only when that changes.
+        self._counted: tuple[AlertsConfig, tuple[Silence, ...]] | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -180,6 +189,7 @@ class AlertingService:
                 "error": getattr(exc, "error", type(exc).__name__), "detail": str(exc)})
             return
         self.leader = self.stats.leader = True
+        self._counted = None  # another state: count it afresh
         dests = destinations(self.config.alerts)
         self.dispatcher.replace(dests)
         log.info("alerts_leader", extra={"holder": self.holder, "alerts": len(self.engine.alerts),
@@ -223,10 +233,10 @@ class AlertingService:
         cfg = self.config.alerts
         inputs = rule_inputs(self.config, self._probe_state, now=now, slo_statuses=slos,
                              consistency=self._consistency.latest, health=self._health(now),
-                             excluded=self.excluded)
-        signals = evaluate(inputs, cfg.rules, self.engine.alerts)
+                             excluded=self.excluded, cache=self._facts)
+        signals = evaluate(inputs, cfg.rules, self.engine.alerts, self._rule_memo)
         new, change = step(self.engine, signals, now=now, config=cfg, silences=self.silences,
-                           broken=frozenset(self._failing))
+                           broken=frozenset(self._failing), memo=self._step_memo)
         if change:
             try:
                 await asyncio.to_thread(self.store.save_change, change)
@@ -239,7 +249,12 @@ class AlertingService:
         self._remember_resolved(self.engine, change.alerts, now)
         self.engine = new
         self.stats.evaluations += 1
-        self.stats.alerts = self._count(now)
+        counted = (cfg, active_silences(self.silences, now))
+        if change or counted != self._counted:
+            # Counts follow from the alerts, the inhibition rules and the silences in
+            # force: a tick that changed none of them (most) has the same counts.
+            self.stats.alerts = self._count(now)
+            self._counted = counted
         if change.notifications:
             self.dispatcher.wake()
         await self._housekeeping(now)

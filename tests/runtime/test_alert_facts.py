@@ -13,7 +13,7 @@ from alerts.rules import evaluate
 from monitor.config.model import Channel, Config, MaintenanceConfig, SloConfig, Target, TcpSpec
 from monitor.consistency.model import ConsistencyReport, Outcome
 from monitor.metrics.state import ProbeState
-from monitor.runtime.alert_facts import rule_inputs
+from monitor.runtime.alert_facts import FactsCache, rule_inputs
 from monitor.slo.bindings import exclusions, slo_bindings
 from monitor.slo.budget import Counts, SloSpec, SloStatus, evaluate_objective
 from monitor.slo.budget import evaluate as evaluate_slo
@@ -193,3 +193,43 @@ def test_rules_over_the_adapter_page_the_gateway_and_open_the_branch_outage() ->
     again = evaluate(inputs(closed, state), rules, previous)
     assert {s.label("alertname") for s in again} == {"TargetDown", "ChannelDown"}
     assert all(s.firing for s in again)
+
+
+def test_a_cache_hands_out_the_same_facts_until_the_target_changes() -> None:
+    cfg = config()
+    state = ProbeState()
+    state.observe("branch", "core-gateway", "tcp", fail(NOW - 10))
+    cache = FactsCache()
+    first = inputs(cfg, state, cache=cache)
+    assert first == inputs(cfg, state)  # the same facts as without a cache
+    again = inputs(cfg, state, cache=cache)
+    assert all(a is b for a, b in zip(first.targets, again.targets, strict=True))
+    assert again.channels is first.channels
+    # A new result, an exclusion beginning, another config: new facts for those only.
+    state.observe("branch", "core-gateway", "tcp", fail(NOW - 5))
+    probed = inputs(cfg, state, cache=cache)
+    assert probed == inputs(cfg, state)
+    assert [a is b for a, b in zip(again.targets, probed.targets, strict=True)] == [
+        False, True, True]
+    assert probed.targets[0].consecutive_failures == 2
+    closed = config(maintenance=(MaintenanceConfig("night", start=NOW, end=NOW + 3600,
+                                                   channels=frozenset({"app"})),))
+    moved = inputs(closed, state, cache=cache, excluded=exclusions(closed).reason)
+    assert moved == inputs(closed, state)
+    assert moved.targets[2].excluded == "maintenance:night"
+    assert moved.targets[0] is not probed.targets[0]  # another config starts afresh
+    assert inputs(closed, state, cache=cache).targets[0] is moved.targets[0]
+    # A reload that re-homes a target (new state object) is not mistaken for the old one.
+    state.ensure("branch", "teller", "http")
+    assert inputs(closed, state, cache=cache) == inputs(closed, state)
+
+
+def test_a_cache_keeps_slo_facts_while_the_statuses_are_the_same_object() -> None:
+    cfg = config()
+    statuses = [burning("branch", cfg, 0.02)]
+    cache = FactsCache()
+    first = inputs(cfg, ProbeState(), slo_statuses=statuses, cache=cache)
+    assert first.slos == inputs(cfg, ProbeState(), slo_statuses=statuses).slos
+    assert inputs(cfg, ProbeState(), slo_statuses=statuses, cache=cache).slos is first.slos
+    other = [burning("branch", cfg, 0.0)]
+    assert inputs(cfg, ProbeState(), slo_statuses=other, cache=cache).slos != first.slos
