@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import socket
 import time
@@ -36,8 +37,9 @@ from alerts.store import AlertStore, EngineState
 from monitor.config.model import Config
 from monitor.metrics.alerts import AlertStats
 from monitor.metrics.collectors import StoreHealth
-from monitor.metrics.state import ProbeState
+from monitor.metrics.state import ProbeState, TargetState
 from monitor.runtime.alert_facts import FactsCache, rule_inputs
+from monitor.runtime.alert_wake import Wakeup
 from monitor.slo.bindings import evaluate_all, slo_bindings
 
 if TYPE_CHECKING:
@@ -121,6 +123,7 @@ class AlertingService:
         self._step_memo = StepMemo()
         # What the alert counts were made from: recounted only when that changes.
         self._counted: tuple[AlertsConfig, tuple[Silence, ...]] | None = None
+        self.wakeup = Wakeup()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -155,30 +158,57 @@ class AlertingService:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
+    def counted_failure(self, st: TargetState) -> None:
+        """A counted failure was folded into ``st``: if it is the one that confirms a
+        TargetDown, evaluate now rather than at the next tick (see alert_wake)."""
+        if self.leader and st.consecutive_failures == self.config.alerts.rules.target_down_after:
+            self.wakeup.nudge()
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        renewed = -math.inf
         while True:
             interval = self.config.alerts.evaluation_interval_seconds
-            ttl = max(LEASE_TTL_SECONDS, 3 * interval)
-            asked = self._clock()
-            try:
-                leader = await asyncio.to_thread(
-                    self.store.acquire_lease, LEASE_NAME, self.holder, ttl, asked)
-                if leader:
-                    self._lease_until = asked + ttl
-            except Exception as exc:  # StoreDown: ours only until the lease we hold expires
-                log.error("alerts_lease_failed", extra={
-                    "error": getattr(exc, "error", type(exc).__name__), "detail": str(exc)})
-                leader = self.leader and self._clock() < self._lease_until
-            if leader and not self.leader:
-                await self._step_up()
-            elif not leader and self.leader:
-                await self._step_down()
+            started = loop.time()
+            # Renewed at the regular pace, not at every early evaluation (a lease is a
+            # database write): never more than two intervals apart, within its TTL.
+            if started - renewed >= interval / 2:
+                renewed = started
+                await self._renew(interval)
+            ok = False
             if self.leader:
+                self.wakeup.clear()
                 try:
-                    await self.evaluate()
+                    ok = await self.evaluate()
                 except Exception:  # a bug must not stop alerting for good
                     log.exception("alerts_evaluation_crashed")
-            await asyncio.sleep(interval)
+            # After a failed evaluation (the store is down) only the regular pace: the
+            # groups it could not flush are still due, and retrying at once would spin.
+            await self.wakeup.pause(started, interval, self._due_in() if ok else None,
+                                    nudges=ok)
+
+    async def _renew(self, interval: float) -> None:
+        ttl = max(LEASE_TTL_SECONDS, 3 * interval)
+        asked = self._clock()
+        try:
+            leader = await asyncio.to_thread(
+                self.store.acquire_lease, LEASE_NAME, self.holder, ttl, asked)
+            if leader:
+                self._lease_until = asked + ttl
+        except Exception as exc:  # StoreDown: ours only until the lease we hold expires
+            log.error("alerts_lease_failed", extra={
+                "error": getattr(exc, "error", type(exc).__name__), "detail": str(exc)})
+            leader = self.leader and self._clock() < self._lease_until
+        if leader and not self.leader:
+            await self._step_up()
+        elif not leader and self.leader:
+            await self._step_down()
+
+    def _due_in(self) -> float | None:
+        """Seconds until the first group is due to flush, if any group is kept."""
+        if not self.leader or not self.engine.groups:
+            return None
+        return min(g.next_flush_at for g in self.engine.groups.values()) - self._clock()
 
     async def _step_up(self) -> None:
         """Take over: the state as the last leader left it, then deliver what is due."""

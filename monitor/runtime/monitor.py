@@ -290,7 +290,10 @@ class Monitor:
         excluded = self._exclusions.reason(target.channel, target.name,
                                            result.started_at or time.time())
         self.state.observe(target.channel, target.name, target.kind, result, excluded)
-        prerender(self.state.targets[target.name])
+        st = self.state.targets[target.name]
+        prerender(st)
+        if self.alerting is not None and excluded is None and not result.success:
+            self.alerting.counted_failure(st)
         if self.store is not None:
             self.store.record(target.channel, target.name, result, excluded is not None)
         if not result.success:  # a target down is worth a warning; the SLO decides alerts
