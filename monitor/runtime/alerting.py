@@ -32,12 +32,12 @@ from alerts.model import Alert, AlertSnapshot, Silence
 from alerts.outbox import Delivery, Destination, Dispatcher
 from alerts.providers import Provider, RenderOptions, build_provider
 from alerts.rules import evaluate
-from alerts.silences import active_silences
 from alerts.store import AlertStore, EngineState
 from monitor.config.model import Config
 from monitor.metrics.alerts import AlertStats
 from monitor.metrics.collectors import StoreHealth
 from monitor.metrics.state import ProbeState, TargetState
+from monitor.runtime.alert_counts import AlertCounts
 from monitor.runtime.alert_facts import FactsCache, rule_inputs
 from monitor.runtime.alert_wake import Wakeup
 from monitor.slo.bindings import evaluate_all, slo_bindings
@@ -121,8 +121,7 @@ class AlertingService:
         self._facts = FactsCache()
         self._rule_memo = RuleMemo()
         self._step_memo = StepMemo()
-        # What the alert counts were made from: recounted only when that changes.
-        self._counted: tuple[AlertsConfig, tuple[Silence, ...]] | None = None
+        self._counts = AlertCounts()
         self.wakeup = Wakeup()
 
     # --- lifecycle ------------------------------------------------------------------
@@ -219,7 +218,7 @@ class AlertingService:
                 "error": getattr(exc, "error", type(exc).__name__), "detail": str(exc)})
             return
         self.leader = self.stats.leader = True
-        self._counted = None  # another state: count it afresh
+        self._counts.forget()  # another state: count it afresh
         dests = destinations(self.config.alerts)
         self.dispatcher.replace(dests)
         log.info("alerts_leader", extra={"holder": self.holder, "alerts": len(self.engine.alerts),
@@ -277,14 +276,9 @@ class AlertingService:
                     "notifications": len(change.notifications)})
                 return False
         self._remember_resolved(self.engine, change.alerts, now)
-        self.engine = new
+        old, self.engine = self.engine, new
         self.stats.evaluations += 1
-        counted = (cfg, active_silences(self.silences, now))
-        if change or counted != self._counted:
-            # Counts follow from the alerts, the inhibition rules and the silences in
-            # force: a tick that changed none of them (most) has the same counts.
-            self.stats.alerts = self._count(now)
-            self._counted = counted
+        self.stats.alerts = self._counts.update(old, new, change, cfg, self.silences, now)
         if change.notifications:
             self.dispatcher.wake()
         await self._housekeeping(now)
@@ -321,20 +315,6 @@ class AlertingService:
                            store_error=health.error,
                            store_failing_since=self._store_failing_since,
                            failing_receivers=self._failing)
-
-    def _count(self, now: float) -> Counter[tuple[str, str, str]]:
-        muted = muted_by(self.engine, self.config.alerts, self.silences, now)
-        out: Counter[tuple[str, str, str]] = Counter()
-        for fp, a in self.engine.alerts.items():
-            if a.status == "resolved":
-                continue
-            state: str = a.status
-            if a.status == "firing" and fp in muted:
-                reasons = muted[fp]
-                state = "silenced" if any(not r.startswith("inhibited") for r in reasons) \
-                    else "inhibited"
-            out[(a.label("alertname"), a.label("severity"), state)] += 1
-        return out
 
     def _remember_resolved(self, old: EngineState, changed: Sequence[Alert], now: float) -> None:
         """Resolved alerts leave the state at once; Alertmanager hears of them a while."""
