@@ -40,7 +40,8 @@ class Decided:
     ``labels`` (the TargetDown label set, with its ``fingerprint``) were made from the
     facts' labels ``source``; ``verdict`` from ``facts`` and ``current`` (the alert with
     ``labels``, if pending or firing); ``signals`` are the TargetDown signals last
-    made, from the verdict ``signals_of`` (None when they depended on the time).
+    made, from ``basis`` (what they were built from), and still those of the verdict
+    ``signals_of`` (None when they depended on the time).
     """
 
     channel: str
@@ -51,6 +52,7 @@ class Decided:
     current: Alert | None = None
     verdict: TargetVerdict | None = None
     signals: list[Signal] | None = None
+    basis: tuple[object, ...] = ()
     signals_of: TargetVerdict | None = None
 
 

@@ -20,7 +20,7 @@ import operator
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final, cast
 
 from alerts.annotate import (
     NAMES_SHOWN,
@@ -128,17 +128,18 @@ def _verdict(t: TargetFacts, rules: RulesConfig, labels: Labels,
     return TargetVerdict(t, state, t.excluded is None or was_firing, labels, prev)
 
 
-def _target_down_annotations(t: TargetFacts, summary: str) -> Labels:
+def _target_down_annotations(detail: str, kind: str, reason: str | None,
+                              summary: str) -> Labels:
     # Built in key order rather than through annotation_set: a storm of 10,000 down
     # targets makes this the hottest line of an evaluation.  Reason and probe kind are
     # short identifiers; only the free texts need cutting.
     # No failure count: annotations that change with every probe would make every down
     # target a store write on every evaluation (the summary of a pending alert counts,
     # but only up to ``after``).
-    pairs = [("detail", cut(t.last_detail))] if t.last_detail else []
-    pairs.append(("probe", t.kind))
-    if t.last_reason:
-        pairs.append(("reason", cut(t.last_reason)))
+    pairs = [("detail", cut(detail))] if detail else []
+    pairs.append(("probe", kind))
+    if reason:
+        pairs.append(("reason", cut(reason)))
     pairs.append(("summary", cut(summary)))
     return tuple(pairs)
 
@@ -149,53 +150,73 @@ def target_down(ev: Evaluation) -> list[Signal]:
     if len(ev.decided) != len(ev.targets):  # no memo
         for v in ev.targets:
             if v.state is not None:
-                out += _target_down(ev, v)[0]
+                out += _target_down(ev, _target_down_basis(ev, v))
         return out
     for v, d in zip(ev.targets, ev.decided, strict=True):
         if v.state is None:
             continue
         if d.signals is None or d.signals_of is not v:
-            signals, timeless = _target_down(ev, v, d.fingerprint)
-            # Equal to the last ones (a down target probed again, no news): keep those
-            # very objects, so that the engine sees nothing new either.
-            if d.signals != signals:
-                d.signals = signals
-            d.signals_of = v if timeless else None
+            basis = _target_down_basis(ev, v)
+            # The same basis as the last signals (a down target probed again, no news):
+            # those very objects again, so that the engine sees nothing new either.
+            if d.signals is None or basis != d.basis:
+                d.signals, d.basis = _target_down(ev, basis, d.fingerprint), basis
+            d.signals_of = v if _timeless(basis) else None
         out += d.signals
     return out
 
 
-def _target_down(ev: Evaluation, v: TargetVerdict,
-                 fp: str | None = None) -> tuple[list[Signal], bool]:
-    """The signals of one target with a state (``fp``: their fingerprint, if known), and
-    whether they hold whatever the time (so a memo may return them again while the
-    verdict is the same)."""
+def _target_down_basis(ev: Evaluation, v: TargetVerdict) -> tuple[object, ...]:
+    """Everything the TargetDown signal of a target with a state is made from: equal
+    bases make equal signals, so a memo compares these instead of building one."""
     rules, t, prev = ev.rules, v.facts, v.current
     if prev is not None and v.state == "firing" and (
             t.excluded is not None
             or t.consecutive_failures == t.consecutive_successes == 0):
         # Kept as it was: an exclusion measures nothing, and neither has a target
         # with no counted result since a restart.
-        return carried(prev), True
-    where = f"{t.name} in {t.channel}"
+        return ("carried", prev)
     if v.state == "pending":
-        summary = (f"{where} is failing: {t.consecutive_failures} of "
-                   f"{rules.target_down_after} failed probes before it is down")
+        what: tuple[object, ...] = (
+            "failing", t.consecutive_failures, rules.target_down_after)
     elif t.consecutive_failures > 0:
-        summary = f"{where} is down: {t.last_reason or 'failed'}"
+        what = ("down",)
     else:
-        summary = (f"{where} is recovering: {t.consecutive_successes} of "
-                   f"{rules.target_down_resolve_after} successes before it resolves")
+        what = ("recovering", t.consecutive_successes, rules.target_down_resolve_after)
     # An outage that was firing keeps its start through a flap; a pending alert is
     # only as old as the current run of failures.
     firing_before = prev is not None and prev.status == "firing"
     began = prev.active_since if prev is not None and firing_before else t.failing_since
-    annotations = _target_down_annotations(t, summary)
-    firing = v.state == "firing"
+    return (what, v.labels, t.name, t.channel, t.kind, t.last_reason, t.last_detail,
+            v.state == "firing", began)
+
+
+def _timeless(basis: tuple[object, ...]) -> bool:
+    """Whether the signal of ``basis`` holds whatever the time (it knows its start)."""
+    return basis[0] == "carried" or basis[-1] is not None
+
+
+def _target_down(ev: Evaluation, basis: tuple[object, ...],
+                 fp: str | None = None) -> list[Signal]:
+    """The TargetDown signal made from ``basis`` (``fp``: its fingerprint, if known)."""
+    if basis[0] == "carried":
+        return carried(cast(Alert, basis[1]))
+    what, labels, name, channel, kind, reason, detail, firing, began = cast(
+        tuple[tuple[Any, ...], Labels, str, str, str, str | None, str, bool, float | None],
+        basis)
+    where = f"{name} in {channel}"
+    if what[0] == "failing":
+        summary = f"{where} is failing: {what[1]} of {what[2]} failed probes before it is down"
+    elif what[0] == "down":
+        summary = f"{where} is down: {reason or 'failed'}"
+    else:
+        summary = (f"{where} is recovering: {what[1]} of {what[2]} successes before it "
+                   f"resolves")
+    annotations = _target_down_annotations(detail, kind, reason, summary)
     since = ev.inputs.now if began is None else began
-    signal = (Signal(v.labels, annotations, firing, since) if fp is None
-              else Signal.known(fp, v.labels, annotations, firing=firing, active_since=since))
-    return [signal], began is not None
+    if fp is None:
+        return [Signal(labels, annotations, firing, since)]
+    return [Signal.known(fp, labels, annotations, firing=firing, active_since=since)]
 
 
 def _channel_groups(ev: Evaluation) -> dict[str, tuple[Labels, list[TargetVerdict]]]:
