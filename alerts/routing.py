@@ -104,9 +104,10 @@ def group_hash(key: str, created_at: float) -> str:
 
 @dataclasses.dataclass(slots=True)
 class Router:
-    """Routing for one tick: :func:`route_alert` plus the group id and labels of each
-    taking route, remembered per projection of the label set onto the label names that
-    decide them.  Build a new one when the config or ``broken`` change."""
+    """Routing under one config and one set of ``broken`` receivers: :func:`route_alert`
+    plus the group id and labels of each taking route, remembered per projection of the
+    label set onto the label names that decide them (and per alert, see
+    :meth:`placements`).  Build a new one when the config or ``broken`` change."""
 
     config: AlertsConfig
     broken: AbstractSet[str] = frozenset()
