@@ -68,7 +68,7 @@ class RuleMemo:
     did not report since costs a few look-ups per target.
     """
 
-    __slots__ = ("_rules", "channels", "targets", "tick")
+    __slots__ = ("_order", "_rules", "channels", "targets", "tick")
 
     def __init__(self) -> None:
         self._rules: RulesConfig | None = None
@@ -81,6 +81,21 @@ class RuleMemo:
         # depended on the time.
         self.channels: dict[str, tuple[Labels, list[TargetVerdict], Alert | None,
                                        list[Signal] | None]] = {}
+        # The (channel, name) of the last evaluation's targets in input order, and the
+        # permutation that sorts them: targets come in config order, tick after tick.
+        self._order: tuple[list[tuple[str, str]], list[int]] = ([], [])
+
+    def sorted_targets(self, targets: Sequence[TargetFacts]) -> list[TargetFacts]:
+        """``targets`` by channel and name, as ``sorted`` would order them (names are
+        unique), re-sorting only when the input order changed."""
+        keys, perm = self._order
+        if len(keys) != len(targets) or any(
+                k[1] != t.name or k[0] != t.channel
+                for k, t in zip(keys, targets, strict=True)):
+            keys = [(t.channel, t.name) for t in targets]
+            perm = sorted(range(len(keys)), key=keys.__getitem__)
+            self._order = (keys, perm)
+        return [targets[i] for i in perm]
 
     def start(self, rules: RulesConfig, targets: Sequence[TargetFacts]) -> None:
         """A new evaluation of ``targets`` with ``rules``: other thresholds forget every

@@ -370,7 +370,8 @@ def evaluate(inputs: RuleInputs, rules: RulesConfig,
     ``memo`` (kept by the caller from one evaluation to the next) changes nothing in the
     result, only its cost: see :class:`~alerts.evaluation.RuleMemo`.
     """
-    targets = sorted(inputs.targets, key=_by_channel_and_name)
+    targets = (sorted(inputs.targets, key=_by_channel_and_name) if memo is None
+               else memo.sorted_targets(inputs.targets))
     if memo is not None:
         memo.start(rules, targets)
     verdicts = target_verdicts(replace(inputs, targets=targets), rules, previous, memo)
