@@ -25,7 +25,6 @@ import http.server
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from _procs import free_port, serve_http, stop_process
 
 from tests.slack_server import TOKEN, SlackServer  # the tests' local Slack
 
@@ -83,15 +84,8 @@ def switched_server(switch: Switch) -> Iterator[int]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler) as port:
+        yield port
 
 
 def slack_channel(k: int) -> str:
@@ -176,12 +170,7 @@ def measure_omniwatch(targets: int, rounds: int, group_wait: float,
             for _ in range(rounds):
                 _round(result, switch, slack, targets, log_path)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, 30)
             log.close()
     return result
 
@@ -217,14 +206,6 @@ def _round(result: DelayResult, switch: Switch, slack: SlackServer, targets: int
 
 
 # --- Alertmanager ---------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -271,7 +252,7 @@ def measure_alertmanager(targets: int, rounds: int, group_wait: float) -> DelayR
             f"  group_wait: {group_wait:g}s\n  group_interval: 1s\n  repeat_interval: 1h\n"
             f"receivers:\n  - name: hook\n    webhook_configs:\n"
             f'      - url: "{url}"\n        send_resolved: false\n')
-        port = _free_port()
+        port = free_port()
         log = (root / "am.log").open("w")
         proc = subprocess.Popen(
             [str(ALERTMANAGER), f"--config.file={root / 'am.yml'}",
@@ -289,7 +270,7 @@ def measure_alertmanager(targets: int, rounds: int, group_wait: float) -> DelayR
                     name = f"r{r}-d{k:02d}"
                     _post_alert(base, name)
                     sent[name] = time.time()
-                _wait(lambda s=sent: all(n in seen for n in s), 30)  # type: ignore[misc]
+                _wait(lambda s=sent: all(n in seen for n in s), 30)
                 for name, at in sent.items():
                     if name in seen:
                         result.delays.append(seen[name] - at)
@@ -305,7 +286,7 @@ def measure_alertmanager(targets: int, rounds: int, group_wait: float) -> DelayR
 def _ready(base: str) -> bool:
     try:
         with urllib.request.urlopen(base + "/-/ready", timeout=1) as r:
-            return r.status == 200
+            return bool(r.status == 200)
     except OSError:
         return False
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import os
 import pstats
 import statistics
 import tempfile
@@ -21,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+
+from _procs import rss_bytes
 
 from alerts.store import AlertStore
 from monitor.config.loader import parse_config
@@ -36,14 +39,6 @@ from probes.result import ProbeResult
 PROBE_INTERVAL = 30.0  # seconds: a target's probe interval in the scenario
 EVAL_INTERVAL = 5.0  # the default alerts.evaluation_interval
 GROUP_WAIT = 30.0  # the default group_wait
-
-
-def rss_bytes() -> int:
-    """This process's resident set size now."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def storm_config(targets: int, channels: int, *, inhibit: bool, db: Path) -> Config:
@@ -132,7 +127,7 @@ async def _scenario(name: str, targets: int, channels: int, *, inhibit: bool,
                               consistency=ConsistencyState(), store_health=StoreHealth(),
                               excluded=exclusions(config).reason, clock=lambda: now[0])
         names = [(t.channel, t.name, t.kind) for t in config.targets]
-        result = StormResult(name, len(names), channels, rss_before=rss_bytes())
+        result = StormResult(name, len(names), channels, rss_before=rss_bytes(os.getpid()))
 
         async def tick(label: str, observe: Any = None) -> None:
             if observe is not None:
@@ -175,7 +170,7 @@ async def _scenario(name: str, targets: int, channels: int, *, inhibit: bool,
                 await tick("steady", batch)
             for _ in range(steady_ticks):  # nothing reported since (probes in step)
                 await tick("quiet")
-            result.rss_after = rss_bytes()
+            result.rss_after = rss_bytes(os.getpid())
             result.firing = sum(1 for a in svc.engine.alerts.values() if a.status == "firing")
             result.outbox = int(store.outbox_counts().get("pending", 0))
         finally:

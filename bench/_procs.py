@@ -121,7 +121,24 @@ class _Health(http.server.BaseHTTPRequestHandler):
 @contextmanager
 def health_server() -> Iterator[int]:
     """A threaded HTTP server on 127.0.0.1 answering every GET with 200; yields its port."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    with serve_http(_Health) as port:
+        yield port
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM ``proc`` and wait for it; SIGKILL it if it outlives ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def serve_http(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """``handler`` served by a threaded HTTP server on 127.0.0.1; yields its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

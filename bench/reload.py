@@ -37,7 +37,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import Nginx, cpu_seconds, free_port, health_server, wait_http
+from _procs import Nginx, cpu_seconds, free_port, health_server, stop_process, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENESS = "omniwatch_scheduler_lateness_seconds"
@@ -138,12 +138,7 @@ def main() -> int:
             after = scrape(port)
             cpu, wall = cpu_seconds(proc.pid) - cpu0, time.monotonic() - t0
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, 60)
             log.close()
     started = _get(after, f"{LATENESS}_count") - _get(before, f"{LATENESS}_count")
     expected = args.targets * wall / interval

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import Nginx, free_port, rss_bytes, wait_http
+from _procs import Nginx, free_port, rss_bytes, stop_process, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
@@ -66,12 +66,7 @@ def omniwatch(workdir: Path, config: Path, port: int, tree: Path | None) -> Iter
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
         yield proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 30)
         log.close()
 
 
