@@ -28,6 +28,20 @@ async def _dns(target: Target, ctx: ProbeContext) -> ProbeResult:
     return await dns.probe(target, ctx)
 
 
+async def _journey(target: Target, ctx: ProbeContext) -> ProbeResult:
+    from probes import journey
+
+    return await journey.probe(target, ctx)
+
+
+async def _browser(target: Target, ctx: ProbeContext) -> ProbeResult:
+    # Playwright is an optional extra (omniwatch[browser]) and heavy to import: only a
+    # monitor with browser targets loads it.
+    from probes import browser
+
+    return await browser.probe(target, ctx)
+
+
 # The one place a probe kind is named.  Adding a kind: a module here, a line below,
 # and its target shape in schemas/config.schema.json.
 PROBES: dict[str, ProbeFn] = {
@@ -35,6 +49,8 @@ PROBES: dict[str, ProbeFn] = {
     "tcp": tcp.probe,
     "dns": _dns,
     "tls": tls.probe,
+    "journey": _journey,
+    "browser": _browser,
 }
 
 __all__ = ["PROBES", "ProbeContext", "ProbeFn", "ProbeResult"]

@@ -6,6 +6,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from monitor.config.model import TlsClientConfig
+from probes._browser_pool import BrowserPool
 
 
 @dataclass(slots=True)
@@ -45,3 +46,5 @@ class ProbeContext:
     """What every probe function receives besides its target."""
 
     ssl_contexts: SslContextCache = field(default_factory=SslContextCache)
+    # Started on the first browser check only; the runtime closes it at shutdown.
+    browsers: BrowserPool = field(default_factory=BrowserPool)

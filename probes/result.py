@@ -23,6 +23,11 @@ REASON_BODY_MISMATCH: Final = "body_mismatch"
 REASON_SCHEMA_MISMATCH: Final = "schema_mismatch"
 REASON_TOO_LARGE: Final = "too_large"
 REASON_PROTOCOL: Final = "protocol"
+# Journeys and browser checks (issue 10).
+REASON_EXTRACT: Final = "extract_failed"  # a value to extract was not in the response
+REASON_CONSOLE_ERROR: Final = "console_error"  # the page logged an error or threw
+REASON_REQUEST_FAILED: Final = "request_failed"  # a sub-resource failed or answered >= 400
+REASON_BROWSER: Final = "browser_error"  # the browser could not start or crashed
 
 REASONS: Final = (
     REASON_OK,
@@ -36,10 +41,40 @@ REASONS: Final = (
     REASON_SCHEMA_MISMATCH,
     REASON_TOO_LARGE,
     REASON_PROTOCOL,
+    REASON_EXTRACT,
+    REASON_CONSOLE_ERROR,
+    REASON_REQUEST_FAILED,
+    REASON_BROWSER,
 )
 
 # Phases a probe may report, in the order they happen.
 PHASES: Final = ("dns", "connect", "tls", "first_byte", "transfer")
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One step of a journey or browser check.
+
+    Fields:
+        name: the step's configured name.
+        success: the step met its expectations.
+        reason: ``"ok"`` or one of :data:`REASONS`; ``"skipped"`` with ``skipped`` set.
+        duration_seconds: the step's wall time (0 when skipped).
+        message: human detail (never a body, a header value or an extracted value).
+        status_code: the HTTP status of the step's response, when there was one.
+        final: a ``finally`` step.
+        skipped: not run: an earlier step failed, or (a ``finally`` step) a variable it
+            needs was never extracted.
+    """
+
+    name: str
+    success: bool
+    reason: str
+    duration_seconds: float
+    message: str = ""
+    status_code: int | None = None
+    final: bool = False
+    skipped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +94,14 @@ class ProbeResult:
         cert_expiry_timestamp: ``notAfter`` of the leaf certificate (Unix seconds).
         attempts: raw attempts made, ``1 + confirmations`` for a confirmed failure.
         started_at: Unix time the first attempt started.
-        details: small kind-specific facts (resolved address, DNS answers, redirects).
+        details: small kind-specific facts (resolved address, DNS answers, redirects;
+            ``step`` the failing step of a journey, ``screenshot`` a browser check's
+            screenshot path).
+        steps: a journey's or browser check's steps, in the order they ran (then
+            ``finally`` steps), skipped ones included.
+        measurements: a browser check's page timings, seconds unless said
+            (``ttfb_seconds``, ``fcp_seconds``, ``lcp_seconds``, ``cls`` unitless,
+            ``dom_content_loaded_seconds``, ``load_seconds``): those the page exposed.
     """
 
     success: bool
@@ -73,6 +115,8 @@ class ProbeResult:
     attempts: int = 1
     started_at: float = 0.0
     details: Mapping[str, str] = field(default_factory=dict)
+    steps: tuple[StepResult, ...] = ()
+    measurements: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def result_label(self) -> str:

@@ -97,7 +97,94 @@ class TlsSpec:
     latency_seconds: float | None = None
 
 
-ProbeSpec = HttpSpec | TcpSpec | DnsSpec | TlsSpec
+@dataclass(frozen=True, slots=True)
+class Extract:
+    """One value a journey step takes from its response into the variable ``var``.
+
+    ``source`` is ``json`` (``key`` a JSON path such as ``$.data.token``), ``header``
+    (``key`` a header name, any case), ``cookie`` (``key`` a cookie name set by the
+    response or earlier in the journey) or ``regex`` (``key`` a pattern searched in the
+    decoded body; ``group`` its group number or name).
+    """
+
+    var: str
+    source: str
+    key: str
+    group: int | str = 1
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyStep:
+    """One HTTP step of a journey.
+
+    ``request`` holds the step's request and expectations; its ``url``, header values and
+    ``body`` may contain ``{{ name }}`` placeholders, filled from the journey's variables
+    when the step runs.  ``json_body`` (the step's ``request.json``) is sent as
+    ``application/json`` after every string inside it is filled the same way; it is
+    ``None`` when the step sends ``body`` or nothing.
+    """
+
+    name: str
+    request: HttpSpec
+    json_body: Any = None
+    extract: tuple[Extract, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JourneySpec:
+    """A ``journey`` target: HTTP steps run in order on one client (cookies carried).
+
+    ``vars`` are the starting variables (``${ENV}`` already resolved at load time); they
+    and every extracted value are secrets (``repr=False``: never in a log or a
+    traceback).  ``finally_steps`` always run, even after a failed step, and decide the
+    result only when the steps before them all succeeded.  ``latency_seconds`` is the
+    whole journey's threshold for a *degraded* success.
+    """
+
+    steps: tuple[JourneyStep, ...]
+    finally_steps: tuple[JourneyStep, ...] = ()
+    vars: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    latency_seconds: float | None = None
+
+
+# The browser step actions, in the order the docs list them.
+BROWSER_ACTIONS = ("goto", "click", "fill", "wait_for", "expect_text",
+                   "expect_no_console_errors", "expect_requests_ok")
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserStep:
+    """One step of a ``browser`` check.
+
+    ``goto`` uses ``url``; ``click`` and ``fill`` a ``selector`` (``fill`` also ``value``,
+    which may hold ``{{ name }}`` and is a secret); ``wait_for`` a ``selector`` or a
+    ``text``; ``expect_text`` a ``text`` (inside ``selector`` when given, else the page);
+    ``expect_no_console_errors`` and ``expect_requests_ok`` nothing: they judge what the
+    page did since it was opened.  ``timeout_seconds`` bounds the step (never past the
+    check's own timeout).
+    """
+
+    name: str
+    action: str
+    url: str | None = None
+    selector: str | None = None
+    text: str | None = None
+    value: str | None = field(default=None, repr=False)
+    timeout_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserSpec:
+    """A ``browser`` target: a real page in headless Chromium, step by step."""
+
+    steps: tuple[BrowserStep, ...]
+    vars: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    viewport: tuple[int, int] = (1280, 800)
+    ignore_https_errors: bool = False
+    latency_seconds: float | None = None
+
+
+ProbeSpec = HttpSpec | TcpSpec | DnsSpec | TlsSpec | JourneySpec | BrowserSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +224,11 @@ class Target:
         if isinstance(self.spec, HttpSpec):
             return self.spec.expect.latency_seconds
         return self.spec.latency_seconds
+
+    @property
+    def is_flow(self) -> bool:
+        """A multi-step check (``journey`` or ``browser``): it has steps and a flow time."""
+        return isinstance(self.spec, JourneySpec | BrowserSpec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +305,58 @@ class MaintenanceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BrowserConfig:
+    """The one headless Chromium that every ``browser`` check shares.
+
+    ``executable`` is the system browser (no browser is downloaded at run time);
+    ``max_concurrency`` checks have a page open at once (browsers are heavy; the others
+    wait, within their own timeout); a failed check keeps a screenshot in
+    ``screenshot_dir`` (relative to the config file), at most ``max_screenshots`` of them,
+    the oldest deleted first.
+    """
+
+    executable: str = "/usr/bin/chromium"
+    max_concurrency: int = 2
+    screenshot_dir: str = "screenshots"
+    max_screenshots: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class FlowObjective:
+    """A flow-time objective for a journey or browser target.
+
+    A percentile of the durations of *successful* runs must be at most ``max_seconds``,
+    or, as a plan, ``baseline_seconds`` reduced by ``reduce_by`` (a ratio: 30% is 0.3) by
+    the time ``by`` (Unix seconds, midnight UTC of the date).  ``since`` is when the plan
+    started (Unix seconds); without it the plan runs from the first week with data.
+    """
+
+    target: str
+    percentile: float
+    max_seconds: float | None = None
+    baseline_seconds: float | None = None
+    reduce_by: float | None = None
+    by: float | None = None
+    since: float | None = None
+
+    @property
+    def objective_seconds(self) -> float:
+        """The duration the percentile must come under: ``max`` or the planned one."""
+        if self.max_seconds is not None:
+            return self.max_seconds
+        # The builder refuses an objective with neither max nor baseline and reduce_by.
+        baseline = self.baseline_seconds or 0.0
+        return baseline * (1.0 - (self.reduce_by or 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class JourneysConfig:
+    """The ``journeys:`` section: flow-time objectives."""
+
+    objectives: tuple[FlowObjective, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole, validated omniwatch configuration."""
 
@@ -224,6 +368,8 @@ class Config:
     maintenance: tuple[MaintenanceConfig, ...] = ()
     consistency: ConsistencyConfig | None = None
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    browser: BrowserConfig = BrowserConfig()
+    journeys: JourneysConfig = JourneysConfig()
     source: str = "<embedded>"
 
     @property
