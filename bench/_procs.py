@@ -63,11 +63,16 @@ def need(binary: str) -> str:
 
 @dataclass
 class Nginx:
-    """A loopback nginx answering ``/health`` with a small JSON body."""
+    """A loopback nginx answering ``/health`` with a small JSON body.
+
+    ``locations`` adds ``location`` blocks before the catch-all one (a fake API, a static
+    ``root`` for pages): nginx answers in C, so a benchmark measures the prober only.
+    """
 
     workdir: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    locations: str = ""
 
     def start(self) -> Nginx:
         self.port = free_port()
@@ -87,6 +92,7 @@ http {{
   scgi_temp_path {self.workdir}/tmp;
   server {{
     listen 127.0.0.1:{self.port} backlog=4096;
+{self.locations}
     location / {{ default_type application/json; return 200 '{{"status":"UP"}}'; }}
   }}
 }}
