@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.config.model import StoreConfig
 from monitor.slo.budget import Counts
+from monitor.slo.flowtime import FlowHistogram
 from monitor.store.buckets import BucketTotals, Incident
 from monitor.store.connection import StoreDown
 from monitor.store.sql import Kind, Resolution, SqlProbeStore
@@ -49,6 +50,13 @@ class ProbeStore(Protocol):
         self, kind: Kind, start: float, end: float, names: Sequence[str] | None = None
     ) -> dict[str, BucketTotals]:
         """Hour buckets summed per name over ``[start, end)``."""
+
+    def flow_hours(self, start: float, end: float, names: Sequence[str] | None = None
+                   ) -> dict[str, list[FlowHistogram]]:
+        """Flow-time histograms per flow target and hour in ``[start, end)``."""
+
+    def flow_first(self, names: Sequence[str] | None = None) -> dict[str, float]:
+        """The first hour with a successful run, per flow target."""
 
     def targets(self) -> dict[str, str]:
         """Every target seen, mapped to its channel."""

@@ -6,7 +6,10 @@ A bucket holds, for one target (or one channel) and one minute or hour:
 - ``excluded``: probes left out by a maintenance window or service hours (in no SLI);
 - ``latency_sum`` and ``histogram``: durations of the *good* counted probes, the
   histogram over :data:`LATENCY_BOUNDS_SECONDS` plus one overflow bin;
-- ``reason``: the last failure reason seen in the bucket, when there was a failure.
+- ``reason``: the last failure reason seen in the bucket, when there was a failure;
+- ``flow``: for a flow target (a journey or browser check: its results have steps), the
+  durations of its successful counted runs over the fine flow-time bins of
+  :mod:`monitor.slo.flowtime`.  Only the hour table ``flow_hour`` keeps them.
 
 Incidents are recorded from state transitions, not derived from buckets (minute buckets
 live two days; a monthly report needs a month): the first counted failure of a target
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from monitor.slo.budget import Counts
+from monitor.slo.flowtime import FLOW_BINS, flow_bin
 from probes.result import ProbeResult
 
 MINUTE: Final = 60
@@ -30,10 +34,42 @@ LATENCY_BOUNDS_SECONDS: Final = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HISTOGRAM_BINS: Final = len(LATENCY_BOUNDS_SECONDS) + 1
 
 
+class FlowTally:
+    """Successful runs of a flow in one bucket: count, duration sum, sparse bins."""
+
+    __slots__ = ("bins", "duration_sum", "runs")
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.duration_sum = 0.0
+        self.bins: dict[int, int] = {}
+
+    def add(self, duration_seconds: float) -> None:
+        i = flow_bin(duration_seconds)
+        self.runs += 1
+        self.duration_sum += duration_seconds
+        self.bins[i] = self.bins.get(i, 0) + 1
+
+    def merge(self, other: FlowTally) -> None:
+        self.runs += other.runs
+        self.duration_sum += other.duration_sum
+        for i, n in other.bins.items():
+            self.bins[i] = self.bins.get(i, 0) + n
+
+    def values(self) -> tuple[int | float | None, ...]:
+        """Column values in :data:`FLOW_COLUMNS` order; an empty bin is NULL (no bytes)."""
+        get = self.bins.get
+        return (self.runs, self.duration_sum, *(get(i) for i in range(FLOW_BINS)))
+
+
+FLOW_COLUMNS: Final = ("runs", "duration_sum", *(f"f{i}" for i in range(FLOW_BINS)))
+
+
 class Tally:
     """A mutable accumulator for one bucket; the unit of a batched write."""
 
-    __slots__ = ("degraded", "excluded", "good", "histogram", "latency_sum", "reason", "total")
+    __slots__ = ("degraded", "excluded", "flow", "good", "histogram", "latency_sum", "reason",
+                 "total")
 
     def __init__(self) -> None:
         self.good = 0
@@ -43,6 +79,7 @@ class Tally:
         self.latency_sum = 0.0
         self.histogram = [0] * HISTOGRAM_BINS
         self.reason: str | None = None
+        self.flow: FlowTally | None = None  # only ever set for flow targets
 
     def add(self, result: ProbeResult, excluded: bool) -> None:
         """Count one final probe result."""
@@ -55,6 +92,10 @@ class Tally:
             self.degraded += result.degraded
             self.latency_sum += result.duration_seconds
             self.histogram[bisect_left(LATENCY_BOUNDS_SECONDS, result.duration_seconds)] += 1
+            if result.steps:  # a flow: one truthiness test is all a plain probe pays
+                if self.flow is None:
+                    self.flow = FlowTally()
+                self.flow.add(result.duration_seconds)
         else:
             self.reason = result.reason
 
@@ -69,6 +110,10 @@ class Tally:
             self.histogram[i] += n
         if other.reason is not None:
             self.reason = other.reason
+        if other.flow is not None:
+            if self.flow is None:
+                self.flow = FlowTally()
+            self.flow.merge(other.flow)
 
     def values(self) -> tuple[int | float | str | None, ...]:
         """Column values in :data:`VALUE_COLUMNS` order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import psycopg
@@ -69,12 +70,13 @@ class PostgresProbeStore(SqlProbeStore):
         return bool(conn.broken or conn.closed)
 
     def _upsert_buckets(
-        self, cur: Any, table: str, key: str, updates: str, rows: list[tuple[Any, ...]]
+        self, cur: Any, table: str, key: str, updates: str, rows: list[tuple[Any, ...]],
+        columns: Sequence[str] = VALUE_COLUMNS,
     ) -> None:
         # COPY into a per-session staging table, then one set-based upsert: several times
         # faster than a row-by-row executemany once a flush holds thousands of buckets.
         stage = f"stage_{table}"
-        cols = ", ".join((key, "start", *VALUE_COLUMNS))
+        cols = ", ".join((key, "start", *columns))
         cur.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
             f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"

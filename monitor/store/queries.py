@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 from monitor.slo.budget import Counts
-from monitor.store.buckets import HISTOGRAM_BINS, VALUE_COLUMNS, BucketTotals, Incident
+from monitor.slo.flowtime import FLOW_BINS, FlowHistogram
+from monitor.store.buckets import (
+    FLOW_COLUMNS,
+    HISTOGRAM_BINS,
+    VALUE_COLUMNS,
+    BucketTotals,
+    Incident,
+)
 
 Kind = Literal["channel", "target"]
 Resolution = Literal["minute", "hour"]
@@ -22,6 +29,13 @@ Query = tuple[str, list[Any]]
 SUMS: Final = ", ".join(f"SUM({c})" for c in VALUE_COLUMNS if c != "reason")
 _RUN_COLUMNS: Final = ("started_at, reference, channel, mode, success, ratio, objective, "
                        "judged, counts, field_mismatches, duration_seconds, error")
+
+
+# An empty bin is NULL on both sides; the sum of a NULL and a count is the count.
+FLOW_UPDATES: Final = ", ".join(
+    f"{c} = flow_hour.{c} + excluded.{c}" if c in ("runs", "duration_sum")
+    else f"{c} = COALESCE(flow_hour.{c} + excluded.{c}, flow_hour.{c}, excluded.{c})"
+    for c in FLOW_COLUMNS)
 
 
 def table(kind: Kind, resolution: Resolution) -> str:
@@ -99,6 +113,28 @@ def bucket_totals(row: Sequence[Any]) -> BucketTotals:
         histogram=tuple(int(h or 0) for h in row[6: 6 + HISTOGRAM_BINS]),
         reason=row[6 + HISTOGRAM_BINS],
     )
+
+
+def flow_hours(start: float, end: float, names: Sequence[str] | None, p: str) -> Query:
+    """The flow-time rows whose start lies in ``[start, end)``, per target in order."""
+    where, where_params = where_names("target", names, p)
+    sql = (f"SELECT target, start, {', '.join(FLOW_COLUMNS)} FROM flow_hour "
+           f"WHERE start >= {p} AND start < {p}{where} ORDER BY target, start")
+    return sql, [ceil_second(start), end, *where_params]
+
+
+def flow_first(names: Sequence[str] | None, p: str) -> Query:
+    """The first flow-time hour per target."""
+    where, where_params = where_names("target", names, p)
+    return (f"SELECT target, MIN(start) FROM flow_hour WHERE 1 = 1{where} GROUP BY target",
+            where_params)
+
+
+def flow_histogram(row: Sequence[Any]) -> FlowHistogram:
+    """A ``flow_hour`` row (start, then the flow columns) as a histogram."""
+    start, runs, duration_sum = row[:3]
+    bins = {i: int(n) for i, n in enumerate(row[3: 3 + FLOW_BINS]) if n}
+    return FlowHistogram(int(start), int(runs or 0), float(duration_sum or 0.0), bins)
 
 
 def incidents(start: float, end: float, channel: str | None, target: str | None,

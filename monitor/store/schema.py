@@ -17,6 +17,11 @@ from typing import Final
 
 from monitor.store.buckets import HISTOGRAM_BINS
 
+# Migration 4's flow-time bins, spelled out: the migration must not change if the bounds
+# in monitor.slo.flowtime ever do (that takes a new migration; a test pins the two).
+_FLOW_BINS_V4 = 80
+_FLOW_COLUMNS_V4 = ", ".join(f"f{i} {{count}}" for i in range(_FLOW_BINS_V4))
+
 _HISTOGRAM_COLUMNS = ", ".join(f"h{i} {{count}} NOT NULL DEFAULT 0" for i in range(HISTOGRAM_BINS))
 
 
@@ -145,6 +150,22 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
             holder TEXT NOT NULL,
             expires_at {float} NOT NULL
         )""",
+    ),
+    # 4: flow-time histograms of journey and browser targets, per hour (kept as long as
+    # the hour buckets): successful counted runs, their duration sum, and a count per
+    # log-spaced bin.  Bins are nullable columns, NULL for an empty bin: a NULL costs one
+    # header byte in SQLite and one bit in PostgreSQL, so a row of ~80 mostly empty bins
+    # stays small, while writes remain additive upserts that commute (replicas, a
+    # re-queued batch) exactly as the bucket tables' do.
+    (
+        f"""CREATE TABLE flow_hour (
+            target TEXT NOT NULL,
+            start {{int}} NOT NULL,
+            runs {{count}} NOT NULL DEFAULT 0,
+            duration_sum {{float}} NOT NULL DEFAULT 0,
+            {_FLOW_COLUMNS_V4},
+            PRIMARY KEY (target, start)
+        ){{without_rowid}}""",
     ),
 )
 

@@ -24,10 +24,12 @@ from typing import Any, Final
 
 from monitor.config.model import StoreConfig
 from monitor.slo.budget import MONTH, Counts
+from monitor.slo.flowtime import FlowHistogram
 from monitor.slo.windows import window_seconds
 from monitor.store import queries, schema
 from monitor.store.alert_store import AlertStoreMixin
 from monitor.store.buckets import (
+    FLOW_COLUMNS,
     HOUR,
     MINUTE,
     VALUE_COLUMNS,
@@ -208,7 +210,8 @@ class SqlProbeStore(AlertStoreMixin):
     def _write(self, cur: Any, batch: Batch) -> set[tuple[str, str]]:
         """Write ``batch``; return the (target, channel) pairs it made known."""
         p = self.placeholder
-        for table, rows in batch.rollups().items():
+        rollups = batch.rollups()
+        for table, rows in rollups.items():
             key = table.split("_")[0]
             updates = ", ".join(
                 f"{c} = COALESCE(excluded.{c}, {table}.{c})"
@@ -223,6 +226,11 @@ class SqlProbeStore(AlertStoreMixin):
                 updates,
                 [(name, start, *tally.values()) for (name, start), tally in rows.items()],
             )
+        flows = [(name, start, *tally.flow.values())
+                 for (name, start), tally in rollups["target_hour"].items() if tally.flow]
+        if flows:
+            self._upsert_buckets(cur, "flow_hour", "target", queries.FLOW_UPDATES, flows,
+                                 FLOW_COLUMNS)
         # The target map changes rarely: write only pairs this process has not written.
         # The last channel recorded for a target wins (batch keys keep insertion order).
         latest = {t: c for c, t, _ in (*batch.hours, *batch.minutes)}
@@ -242,11 +250,12 @@ class SqlProbeStore(AlertStoreMixin):
         return targets
 
     def _upsert_buckets(
-        self, cur: Any, table: str, key: str, updates: str, rows: list[tuple[Any, ...]]
+        self, cur: Any, table: str, key: str, updates: str, rows: list[tuple[Any, ...]],
+        columns: Sequence[str] = VALUE_COLUMNS,
     ) -> None:
         """Add ``rows`` into ``table``; a backend may override this with a bulk path."""
-        cols = ", ".join(VALUE_COLUMNS)
-        marks = ", ".join([self.placeholder] * (len(VALUE_COLUMNS) + 2))
+        cols = ", ".join(columns)
+        marks = ", ".join([self.placeholder] * (len(columns) + 2))
         cur.executemany(
             f"INSERT INTO {table} ({key}, start, {cols}) VALUES ({marks}) "
             f"ON CONFLICT ({key}, start) DO UPDATE SET {updates}",
@@ -281,6 +290,10 @@ class SqlProbeStore(AlertStoreMixin):
                     chunk = names[i : i + _PRUNE_NAMES_PER_TRANSACTION]
                     with self._db_lock, self._transaction() as cur:
                         cur.executemany(sql, [(name, cut) for name in chunk])
+                        if kind == "target" and resolution == "hour":
+                            cur.executemany(
+                                f"DELETE FROM flow_hour WHERE target = {p} AND start < {p}",
+                                [(name, cut) for name in chunk])
         with self._db_lock, self._transaction() as cur:
             cur.execute(f"DELETE FROM incidents WHERE end_ts < {p}", (cuts["hour"],))
 
@@ -342,6 +355,21 @@ class SqlProbeStore(AlertStoreMixin):
         sql, params = queries.totals(kind, start, end, names, self.placeholder)
         return {row[0]: queries.bucket_totals((*row[1:], None))
                 for row in self._query(sql, params)}
+
+    def flow_hours(self, start: float, end: float, names: Sequence[str] | None = None
+                   ) -> dict[str, list[FlowHistogram]]:
+        """The flow-time histograms per target and hour whose start lies in ``[start, end)``,
+        in order; a target without successful runs there is absent."""
+        sql, params = queries.flow_hours(start, end, names, self.placeholder)
+        out: dict[str, list[FlowHistogram]] = {}
+        for row in self._query(sql, params):
+            out.setdefault(row[0], []).append(queries.flow_histogram(row[1:]))
+        return out
+
+    def flow_first(self, names: Sequence[str] | None = None) -> dict[str, float]:
+        """The first hour with a successful run, per flow target (a plan's default start)."""
+        sql, params = queries.flow_first(names, self.placeholder)
+        return {row[0]: float(row[1]) for row in self._query(sql, params)}
 
     def targets(self) -> dict[str, str]:
         """Every target that ever recorded a probe, mapped to its channel."""
