@@ -133,12 +133,17 @@ def _add_slo(sub: SubParsers[argparse.ArgumentParser]) -> None:
     slo.add_argument("--slo", action="append", metavar="NAME", help="only this SLO (repeatable)")
     slo.add_argument("--json", action="store_true", help="machine-readable output")
     report = sub.add_parser(
-        "report", help="monthly SLA report per channel and target",
+        "report", help="monthly SLA report per channel and target (or --journeys)",
         description="Achieved availability vs objective, downtime, incidents and excluded "
                     "maintenance for one calendar month. Exit 1 if an objective was missed "
-                    "or has no data.")
+                    "or has no data. With --journeys: the flow-time report instead, p50 "
+                    "and p95 of successful journey and browser runs per ISO week against "
+                    "journeys.objectives (baseline, planned, objective); exit 1 if an "
+                    "objective with data is not on track in its last week with data.")
     report.add_argument("-c", "--config", required=True, metavar="FILE")
     report.add_argument("--month", required=True, metavar="YYYY-MM")
+    report.add_argument("--journeys", action="store_true",
+                        help="the flow-time report of journey and browser targets")
     report.add_argument("--format", choices=REPORT_FORMATS, default="table")
     report.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     rules = sub.add_parser(

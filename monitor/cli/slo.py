@@ -61,6 +61,10 @@ def cmd_report(config: Config, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"omniwatch report: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.journeys:
+        from monitor.cli.flowtime import cmd_report_journeys
+
+        return cmd_report_journeys(config, args)
     output = None if args.output is None else check_output("-o", args.output)
     store = _open(config)
     try:
