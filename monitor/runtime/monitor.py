@@ -31,6 +31,7 @@ from monitor.metrics.collectors import (
 )
 from monitor.metrics.consistency import ConsistencyCollector
 from monitor.metrics.exposition import prerender, render_targets
+from monitor.metrics.flowtime import FlowObjectiveCollector
 from monitor.metrics.server import ServerCollector, ServerStats
 from monitor.metrics.slo import SloCollector
 from monitor.metrics.state import ProbeState
@@ -38,6 +39,7 @@ from monitor.runtime.alerting import AlertingService
 from monitor.runtime.reload import Coalescer, PreparedReload, prepare, prepare_config
 from monitor.runtime.scheduler import ProbeScheduler
 from monitor.slo.bindings import exclusions, slo_bindings
+from monitor.slo.flowreport import flow_scopes
 from monitor.store import ProbeStore, StoreDown
 from probes import PROBES
 from probes.context import ProbeContext
@@ -88,9 +90,12 @@ class Monitor:
         )
         self._slo_collector = None if store is None else SloCollector(
             store, slo_bindings(config), time.time, self.store_health)
-        # SLO families read the database: rendered in a worker thread, never on the loop.
-        self.slo_registry = build_registry() if self._slo_collector is None else build_registry(
-            self._slo_collector)
+        self._flow_collector = None if store is None else FlowObjectiveCollector(
+            store, flow_scopes(config), time.time)
+        # SLO and flow-time families read the database: rendered in a worker thread, never
+        # on the loop.
+        self.slo_registry = build_registry(*(c for c in (self._slo_collector,
+                                                          self._flow_collector) if c is not None))
         self._targets = {t.name: t for t in config.targets}
         self._semaphore = asyncio.Semaphore(config.scheduler.max_concurrency)
         self._scheduler = ProbeScheduler(self._run_scheduled, on_skipped=self._skipped)
@@ -212,6 +217,8 @@ class Monitor:
             self.alerting.apply(config)
         if self._slo_collector is not None:
             self._slo_collector.bindings = new.bindings
+        if self._flow_collector is not None:
+            self._flow_collector.scopes = tuple(flow_scopes(config))
         for name in diff.removed:
             self.state.targets.pop(name, None)
         for t in (*diff.added, *diff.changed):
