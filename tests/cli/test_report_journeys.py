@@ -97,3 +97,10 @@ def test_output_to_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
                   "-o", str(out)) == 1
     assert capsys.readouterr().out == ""
     assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_the_formats_mirror_the_journeys_renderers() -> None:
+    from monitor.cli.parser import REPORT_FORMATS
+    from monitor.slo.flowrender import RENDERERS
+
+    assert tuple(sorted(RENDERERS)) == REPORT_FORMATS

@@ -142,3 +142,21 @@ def test_migration_4_upgrades_a_version_3_file(tmp_path: Path) -> None:
 def test_migration_4_spells_out_the_current_bins() -> None:
     # A change of monitor.slo.flowtime's bounds needs a new migration, not an edit of 4.
     assert schema._FLOW_BINS_V4 == FLOW_BINS
+
+
+def test_migration_4_on_both_backends(make_store: StoreFactory) -> None:
+    store = make_store(clock=lambda: NOW)
+    store.record("app", "api", plain(NOW - 60, 0.1), excluded=False)
+    store.flush()
+    conn = store._conn
+    conn.execute("DROP TABLE flow_hour")  # back to what migrations 1-3 left
+    conn.execute("DELETE FROM schema_version WHERE version = 4")
+    if store.dialect == "postgres":
+        conn.commit()
+    store.close()
+    again = make_store(clock=lambda: NOW)
+    assert again.schema_version() == 4
+    assert again.targets() == {"api": "app"}
+    again.record("app", "transfer", run(NOW - 30, 2.0), excluded=False)
+    again.flush()
+    assert again.flow_hours(0, NOW)["transfer"][0].runs == 1
