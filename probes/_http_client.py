@@ -11,6 +11,11 @@ Limits a peer cannot talk its way past: at most :data:`MAX_HEADERS` header field
 at most :data:`MAX_FIELD_BYTES` each, about :data:`MAX_HEAD_BYTES` before the head is
 complete, and at most ``max_body_bytes + 1`` *decoded* body bytes, after which the
 exchange stops reading (zlib's ``max_length`` keeps a compression bomb equally small).
+
+A journey's steps reuse connections: :meth:`Exchange.release` hands back the transport
+of a completely read keep-alive response instead of closing it, and the next step's
+exchange takes it over with :meth:`Exchange.adopt`.  The http probe never calls either:
+its path is the one-connection exchange above, unchanged.
 """
 
 from __future__ import annotations
@@ -180,6 +185,16 @@ class Exchange(asyncio.Protocol):
             # Taken now: once the body is read the connection (and its certificate) is gone.
             timeline.cert_der = ssl_object.getpeercert(binary_form=True)
 
+    def adopt(self, transport: asyncio.Transport) -> None:
+        """Carry this exchange on ``transport``, an idle connection a previous one released."""
+        transport.set_protocol(self)
+        self.transport = transport
+
+    @property
+    def received_nothing(self) -> bool:
+        """No byte of a response arrived (a reused connection's failure is then retried)."""
+        return not self.head_done and self._head_bytes == 0
+
     def send(self, request: bytes) -> None:
         """Write the whole request (the transport buffers what the socket cannot take).
 
@@ -223,6 +238,39 @@ class Exchange(asyncio.Protocol):
                 transport.close()
             else:
                 transport.abort()
+
+    def release(self) -> asyncio.Transport | None:
+        """Finish a completely read exchange, keeping its connection when HTTP allows.
+
+        Returns the open transport when the response was read to its end, was not
+        delimited by the close, and neither side asked to close (``Connection: close``,
+        HTTP/1.0); otherwise closes as :meth:`finish` does and returns None.
+        """
+        transport = self.transport
+        keep = (
+            transport is not None
+            and self.done
+            and not self.too_large
+            and not self.until_close
+            and self.error is None
+            and not transport.is_closing()
+            and self._keep_alive()
+        )
+        if not keep:
+            self.finish(clean=True)
+            return None
+        self._finished = True
+        del self._parser
+        return transport
+
+    def _keep_alive(self) -> bool:
+        # httptools' should_keep_alive() is already reset once the message completes:
+        # decide from the version and the Connection header as llhttp would.
+        tokens = [t.strip().lower() for t in
+                  (header(self.headers, b"connection") or b"").split(b",")]
+        if b"close" in tokens:
+            return False
+        return self._parser.get_http_version() != "1.0" or b"keep-alive" in tokens
 
     async def _wait(self) -> None:
         self._waiter = self._loop.create_future()

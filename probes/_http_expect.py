@@ -8,6 +8,8 @@ body or a header value: bodies may carry personal data and tokens.  The one exce
 the value found at a JSON path the configuration names (``"status": "DOWN"``): a field
 the author chose to check, shown only when it is a scalar and cut to
 :data:`MAX_SHOWN_VALUE_CHARS`, as an on-call engineer needs it to see what went wrong.
+Journey steps pass ``show_values=False``: there a response field is as likely to be a
+customer's balance or a token as a status, so only the path is named.
 """
 
 from __future__ import annotations
@@ -87,13 +89,19 @@ def same_json_value(actual: Any, expected: Any) -> bool:
     return bool(actual == expected)
 
 
-def check_json_fields(document: Any, fields: Mapping[str, Any]) -> Failure | None:
-    """A ``body_mismatch`` for the first dotted path that is absent or unequal."""
+def check_json_fields(document: Any, fields: Mapping[str, Any], *,
+                      show_values: bool = True) -> Failure | None:
+    """A ``body_mismatch`` for the first dotted path that is absent or unequal.
+
+    ``show_values=False`` names the path only, never the value found or expected.
+    """
     for path, expected in fields.items():
         actual = lookup(document, path)
         if actual is _MISSING:
             return REASON_BODY_MISMATCH, f"json field {path} is missing"
         if not same_json_value(actual, expected):
+            if not show_values:
+                return REASON_BODY_MISMATCH, f"json field {path} is not the expected value"
             return REASON_BODY_MISMATCH, (f"json field {path} is {shown_json(actual)}, "
                                           f"expected {shown_json(expected)}")
     return None
@@ -145,10 +153,12 @@ def check_schema(document: Any, schema: Mapping[str, Any] | SchemaValidator) -> 
 
 
 def check_body(body: bytes, charset: str | None, expect: HttpExpect,
-               validator: SchemaValidator | None = None) -> Failure | None:
+               validator: SchemaValidator | None = None, *,
+               show_values: bool = True) -> Failure | None:
     """Every body expectation in a fixed order: regex, not-regex, JSON fields, schema.
 
-    ``validator`` is ``expect.json_schema``'s, when the caller built it beforehand.
+    ``validator`` is ``expect.json_schema``'s, when the caller built it beforehand;
+    ``show_values`` as for :func:`check_json_fields`.
 
     The body is decoded only when a regex needs text and parsed only when a JSON check
     needs a document, so a target with no body expectations costs nothing here.
@@ -167,7 +177,7 @@ def check_body(body: bytes, charset: str | None, expect: HttpExpect,
         reason = REASON_BODY_MISMATCH if expect.json else REASON_SCHEMA_MISMATCH
         return reason, "body is not valid JSON"
     if expect.json:
-        failed = check_json_fields(document, expect.json)
+        failed = check_json_fields(document, expect.json, show_values=show_values)
         if failed is not None:
             return failed
     if expect.json_schema is not None:

@@ -22,7 +22,8 @@ Header = tuple[bytes, bytes]  # (lower-cased name, raw value) as received
 REDIRECT_STATUSES: Final = frozenset((301, 302, 303, 307, 308))
 
 # Headers the probe adds unless the target's config sets the same name.  Accept-Encoding
-# is limited to what zlib decodes; the connection is closed after every response.
+# is limited to what zlib decodes; the connection is closed after every response
+# (unless the request is a journey step's, see build_request).
 _DEFAULTS: Final = {
     "user-agent": f"User-Agent: {USER_AGENT}\r\n".encode(),
     "accept": b"Accept: */*\r\n",
@@ -32,7 +33,9 @@ _DEFAULTS: Final = {
 _FRAMING: Final = frozenset(("content-length", "transfer-encoding", "connection"))
 # Credentials a redirect must not carry to another origin (as browsers, Go and aiohttp).
 _ORIGIN_BOUND: Final = frozenset(("authorization", "proxy-authorization", "cookie", "host"))
-_CLOSE: Final = b"Connection: close\r\n"
+# The end of a request head: closing the connection, or (a journey step) keeping it.
+_CLOSE_END: Final = b"Connection: close\r\n\r\n"
+_KEEP_END: Final = b"\r\n"
 _BODY_METHODS: Final = frozenset(("POST", "PUT", "PATCH"))
 _TOKEN_CHARS: Final = frozenset(b"!#$%&'*+-.^_`|~0123456789"
                                 b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -76,13 +79,16 @@ def build_request(
     headers: Sequence[tuple[str, str]],
     body: bytes | None,
     cookie: str | None = None,
+    *,
+    keep_alive: bool = False,
 ) -> bytes:
     """The complete HTTP/1.1 request (head and body) for one hop.
 
     ``headers`` are the configured ones, sent in order; they override the probe's
     defaults (User-Agent, Accept, Accept-Encoding, Host) by name.  Content-Length is
     sent with a body, and as 0 for a body-less POST, PUT or PATCH.  ``cookie`` (from
-    earlier hops) joins a configured Cookie header.  Raises ValueError for a method
+    earlier hops) joins a configured Cookie header.  ``Connection: close`` is sent unless
+    ``keep_alive`` (a journey's steps share connections).  Raises ValueError for a method
     or header that cannot be sent verbatim (a CR or LF would smuggle a header).
     """
     method_bytes = method.encode("ascii")
@@ -114,7 +120,7 @@ def build_request(
         parts += (b"Cookie: ", cookie.encode("utf-8"), b"\r\n")
     if body is not None or method in _BODY_METHODS:
         parts += (b"Content-Length: ", str(len(body or b"")).encode(), b"\r\n")
-    parts += (_CLOSE, b"\r\n")
+    parts.append(_KEEP_END if keep_alive else _CLOSE_END)
     if body:
         parts.append(body)
     return b"".join(parts)
