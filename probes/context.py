@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from monitor.config.model import TlsClientConfig
 from probes._browser_pool import BrowserPool
+from probes._journey_plan import JourneyPlans
 
 
 @dataclass(slots=True)
@@ -48,3 +49,5 @@ class ProbeContext:
     ssl_contexts: SslContextCache = field(default_factory=SslContextCache)
     # Started on the first browser check only; the runtime closes it at shutdown.
     browsers: BrowserPool = field(default_factory=BrowserPool)
+    # Each journey's parsed JSON paths, regexes and schema validators, built once.
+    journey_plans: JourneyPlans = field(default_factory=JourneyPlans)
