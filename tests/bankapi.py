@@ -30,12 +30,15 @@ keep-alive timeout just expired.
 
 The server is an asyncio protocol over httptools' request parser: a request costs a few
 tens of microseconds, so a benchmark measures the client, not this.  :func:`bank_api`
-serves in the running loop (tests); :func:`bank_api_in_thread` in a thread of its own
-(a benchmark, whose CPU time must not include the server's).
+serves in the running loop (tests); :func:`bank_api_in_thread` in a thread of its own;
+``python -m tests.bankapi [--no-keep-alive] [--drop-idle]`` in a process of its own,
+printing its URL as the first line (a benchmark: a thread would share the GIL, and
+``RUSAGE_SELF`` the CPU time, with the client measured).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
@@ -313,3 +316,24 @@ def bank_api_in_thread(api: BankApi | None = None) -> Iterator[BankApi]:
         loop.call_soon_threadsafe(stop[0].set_result, None)
         thread.join(10)
         loop.close()
+
+
+def main() -> None:
+    """Serve until interrupted; print the base URL first (see the module doc)."""
+    parser = argparse.ArgumentParser(description="the fake bank API of the journey tests")
+    parser.add_argument("--no-keep-alive", action="store_true")
+    parser.add_argument("--drop-idle", action="store_true")
+    args = parser.parse_args()
+
+    async def serve() -> None:
+        api = BankApi(keep_alive=not args.no_keep_alive, drop_idle=args.drop_idle)
+        async with bank_api(api):
+            print(api.url, flush=True)
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
