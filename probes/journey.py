@@ -100,7 +100,7 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
             result = await _step(step, step_plan, run, ctx, deadline, timeout,
                                  final=True, after_failure=main_failed)
             run.steps.append(result)
-            if failed is None and not result.success and not (result.skipped and main_failed):
+            if failed is None and not result.success:  # only when every main step passed
                 failed = result
     finally:
         run.client.close()
