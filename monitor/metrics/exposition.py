@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from monitor.metrics.state import TargetState
-from probes.result import PHASES
+from monitor.metrics.state import FlowState, Histogram, TargetState
+from probes.result import PHASES, ProbeResult
 
 # (name, type, help) in output order.  Index positions are used by _render_target.
 FAMILIES: tuple[tuple[str, str, str], ...] = (
@@ -39,6 +39,30 @@ FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("omniwatch_probes_excluded_total", "counter",
      "Probes not counted in any SLI, by reason (service_hours, maintenance:<name>)."),
 )
+# Journey and browser families, after FAMILIES: only a flow target's block has them, and
+# a scrape without flow targets writes none of them, not even their HELP lines.
+FLOW_FAMILIES: tuple[tuple[str, str, str], ...] = (
+    ("omniwatch_journey_step_success", "gauge",
+     "1 if the step succeeded in the last run of the journey or browser check; 0 if it "
+     "failed or was skipped."),
+    ("omniwatch_journey_step_skipped", "gauge",
+     "1 if the last run skipped the step (an earlier step failed, or a variable it needs "
+     "was never extracted): its 0 success is not an outage of its own."),
+    ("omniwatch_journey_step_duration_seconds", "histogram",
+     "Wall time of each step that ran (skipped steps are not observed)."),
+    ("omniwatch_journey_duration_seconds", "histogram",
+     "Wall time of each successful run of the journey or browser check (failed runs are "
+     "not observed): the flow time that the flow-time objectives read."),
+    ("omniwatch_browser_timing_seconds", "gauge",
+     "Page timings of the last browser check, as the page exposed them: ttfb, fcp (First "
+     "Contentful Paint), lcp (Largest Contentful Paint), dom_content_loaded, load."),
+    ("omniwatch_browser_cls", "gauge",
+     "Cumulative Layout Shift of the page in the last browser check (unitless)."),
+)
+# ProbeResult.measurements keys behind omniwatch_browser_timing_seconds{timing}.
+BROWSER_TIMINGS: tuple[tuple[str, str], ...] = (
+    ("ttfb_seconds", "ttfb"), ("fcp_seconds", "fcp"), ("lcp_seconds", "lcp"),
+    ("dom_content_loaded_seconds", "dom_content_loaded"), ("load_seconds", "load"))
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -52,6 +76,38 @@ def fmt(value: float) -> str:
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
+
+
+def _histogram(name: str, lbl: str, h: Histogram) -> str:
+    cum = h.cumulative()
+    return "".join(
+        [f'{name}_bucket{{{lbl},le="{b!r}"}} {c}\n' for b, c in zip(h.bounds, cum, strict=False)]
+        + [f'{name}_bucket{{{lbl},le="+Inf"}} {cum[-1]}\n',
+           f"{name}_sum{{{lbl}}} {fmt(h.total)}\n",
+           f"{name}_count{{{lbl}}} {cum[-1]}\n"]
+    )
+
+
+def _render_flow(lbl: str, flow: FlowState, last: ProbeResult | None) -> list[str]:
+    """The FLOW_FAMILIES lines of one flow target, one string per family."""
+    out = [""] * len(FLOW_FAMILIES)
+    if last is not None:
+        steps = [(f'{lbl},step="{escape_label(s.name)}"', s) for s in last.steps]
+        out[0] = "".join(f"omniwatch_journey_step_success{{{sl}}} {1 if s.success else 0}\n"
+                         for sl, s in steps)
+        out[1] = "".join(f"omniwatch_journey_step_skipped{{{sl}}} {1 if s.skipped else 0}\n"
+                         for sl, s in steps)
+        m = last.measurements
+        out[4] = "".join(f'omniwatch_browser_timing_seconds{{{lbl},timing="{t}"}} {fmt(m[key])}\n'
+                         for key, t in BROWSER_TIMINGS if key in m)
+        if "cls" in m:
+            out[5] = f"omniwatch_browser_cls{{{lbl}}} {fmt(m['cls'])}\n"
+    out[2] = "".join(
+        _histogram("omniwatch_journey_step_duration_seconds",
+                   f'{lbl},step="{escape_label(name)}"', h)
+        for name, h in flow.step_duration.items())
+    out[3] = _histogram("omniwatch_journey_duration_seconds", lbl, flow.duration)
+    return out
 
 
 def _render_target(st: TargetState) -> tuple[str, ...]:
@@ -72,15 +128,7 @@ def _render_target(st: TargetState) -> tuple[str, ...]:
             out[8] = (f"omniwatch_tls_cert_expiry_timestamp_seconds{{{lbl}}} "
                       f"{fmt(last.cert_expiry_timestamp)}\n")
         out[9] = f"omniwatch_probe_last_run_timestamp_seconds{{{lbl}}} {fmt(last.started_at)}\n"
-    h = st.duration
-    cum = h.cumulative()
-    name = "omniwatch_probe_duration_seconds"
-    out[3] = "".join(
-        [f'{name}_bucket{{{lbl},le="{b!r}"}} {c}\n' for b, c in zip(h.bounds, cum, strict=False)]
-        + [f'{name}_bucket{{{lbl},le="+Inf"}} {cum[-1]}\n',
-           f"{name}_sum{{{lbl}}} {fmt(h.total)}\n",
-           f"{name}_count{{{lbl}}} {cum[-1]}\n"]
-    )
+    out[3] = _histogram("omniwatch_probe_duration_seconds", lbl, st.duration)
     out[5] = "".join(
         f'omniwatch_probes_total{{{lbl},result="{r}",reason="{escape_label(why)}"}} {n}\n'
         for (r, why), n in sorted(st.results.items())
@@ -90,6 +138,8 @@ def _render_target(st: TargetState) -> tuple[str, ...]:
         f'omniwatch_probes_excluded_total{{{lbl},reason="{escape_label(why)}"}} {n}\n'
         for why, n in sorted(st.excluded.items())
     )
+    if st.flow is not None:
+        out += _render_flow(lbl, st.flow, last)
     return tuple(out)
 
 
@@ -106,17 +156,27 @@ def render_targets(states: Iterable[TargetState]) -> str:
     """Text exposition of every per-target family for ``states``.
 
     A target's block is rendered again only when its ``version`` moved since it was last
-    rendered, so a scrape costs little more than a join over cached strings.
+    rendered, so a scrape costs little more than a join over cached strings.  Flow
+    targets' blocks are longer (FLOW_FAMILIES follow): only they are walked for those.
     """
     blocks = []
+    flows = []
+    base = len(FAMILIES)
     for st in states:
         cached = st.rendered
         if cached is None or cached[0] != st.version:
             cached = (st.version, _render_target(st))
             st.rendered = cached
-        blocks.append(cached[1])
+        block = cached[1]
+        blocks.append(block)
+        if len(block) > base:
+            flows.append(block)
     parts: list[str] = []
     for i, (name, kind, help_text) in enumerate(FAMILIES):
         parts.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
         parts.extend(b[i] for b in blocks)
+    if flows:
+        for i, (name, kind, help_text) in enumerate(FLOW_FAMILIES, start=base):
+            parts.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
+            parts.extend(b[i] for b in flows)
     return "".join(parts)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from monitor.config.model import BrowserSpec, JourneySpec, Target
 from probes.result import ProbeResult
 
 # Probe duration histogram bounds (seconds).  From 1 ms, so LAN probes (1-10 ms) are
@@ -22,6 +24,17 @@ DURATION_BUCKETS: tuple[float, ...] = (
 # Scheduler lateness bounds (seconds): how long after its slot a probe really started.
 LATENESS_BUCKETS: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 5.0)
+# Journey step bounds (seconds): API steps take milliseconds, browser steps (a page load,
+# a selector to appear) seconds, up to a step's usual 30 s ceiling.  Every bound is one
+# series per step, so a dozen.
+STEP_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Whole-flow bounds (seconds) for successful runs: a 4-step API journey in tens of ms
+# to a browser account opening of a few minutes, which the flow-time objectives read.
+FLOW_BUCKETS: tuple[float, ...] = (
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0)
+# Probe kinds whose targets are flows (Target.is_flow): their state has a FlowState.
+FLOW_KINDS: tuple[str, ...] = ("journey", "browser")
 
 
 @dataclass(slots=True)
@@ -50,6 +63,49 @@ class Histogram:
 
 
 @dataclass(slots=True)
+class FlowState:
+    """What a journey or browser target's steps did: only flow targets carry one.
+
+    Step histograms are keyed by the step names the latest run (or configuration)
+    reported, so a step renamed or removed by a reload stops being exported.
+    """
+
+    step_duration: dict[str, Histogram] = field(default_factory=dict)
+    # Durations of *successful* runs only: the flow time the objectives are about.
+    duration: Histogram = field(default_factory=lambda: Histogram(FLOW_BUCKETS))
+
+    def observe(self, result: ProbeResult) -> None:
+        """Fold one run's steps and, when it succeeded, its duration."""
+        if result.steps:
+            self.retain(s.name for s in result.steps)
+        for step in result.steps:
+            if step.skipped:
+                continue
+            h = self.step_duration.get(step.name)
+            if h is None:
+                h = self.step_duration[step.name] = Histogram(STEP_BUCKETS)
+            h.observe(step.duration_seconds)
+        if result.success:
+            self.duration.observe(result.duration_seconds)
+
+    def retain(self, names: Iterable[str]) -> None:
+        """Forget the histograms of steps not in ``names``."""
+        keep = set(names)
+        for name in [n for n in self.step_duration if n not in keep]:
+            del self.step_duration[name]
+
+
+def step_names(target: Target) -> tuple[str, ...] | None:
+    """The configured step names of a flow target (``finally`` ones too); None otherwise."""
+    spec = target.spec
+    if isinstance(spec, JourneySpec):
+        return tuple(s.name for s in (*spec.steps, *spec.finally_steps))
+    if isinstance(spec, BrowserSpec):
+        return tuple(s.name for s in spec.steps)
+    return None
+
+
+@dataclass(slots=True)
 class TargetState:
     """Everything observed for one target since the process started."""
 
@@ -71,6 +127,9 @@ class TargetState:
     # notAfter from the latest result that read a certificate: a connection that failed
     # before the handshake says nothing about the certificate, so it does not clear this.
     cert_expiry: float | None = None
+    # Journey and browser targets only (created by their first result with steps): an
+    # http target pays nothing for the journey families, neither memory nor scrape time.
+    flow: FlowState | None = None
     # Bumped on every observation; the exposition cache is keyed on it.
     version: int = 0
     rendered: tuple[int, tuple[str, ...]] | None = None
@@ -91,7 +150,8 @@ class ProbeState:
         """The state for ``target``, created (or re-homed after a reload) as needed."""
         st = self.targets.get(target)
         if st is None or st.channel != channel or st.kind != kind:
-            st = TargetState(channel=channel, target=target, kind=kind)
+            st = TargetState(channel=channel, target=target, kind=kind,
+                             flow=FlowState() if kind in FLOW_KINDS else None)
             self.targets[target] = st
         return st
 
@@ -102,6 +162,15 @@ class ProbeState:
                 del self.targets[name]
         for key in [k for k in self.skipped_runs if k[0] not in names]:
             del self.skipped_runs[key]
+
+    def configure_steps(self, target: Target) -> None:
+        """After a reload: forget the series of ``target``'s steps no longer configured."""
+        names = step_names(target)
+        st = self.targets.get(target.name)
+        if names is None or st is None or st.flow is None:
+            return
+        st.flow.retain(names)
+        st.version += 1
 
     def observe(self, channel: str, target: str, kind: str, result: ProbeResult,
                 excluded: str | None = None) -> None:
@@ -133,4 +202,8 @@ class ProbeState:
             st.cert_expiry = result.cert_expiry_timestamp
         st.attempts += result.attempts
         st.duration.observe(result.duration_seconds)
+        if st.flow is None and (result.steps or result.measurements):
+            st.flow = FlowState()
+        if st.flow is not None:
+            st.flow.observe(result)
         st.version += 1

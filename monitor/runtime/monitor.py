@@ -223,6 +223,7 @@ class Monitor:
             self.state.targets.pop(name, None)
         for t in (*diff.added, *diff.changed):
             self.state.ensure(t.channel, t.name, t.kind)
+            self.state.configure_steps(t)  # a renamed or removed step's series go
         if self.started:
             self._scheduler.update(added=diff.added, removed=diff.removed,
                                    retimed=diff.retimed)
@@ -307,6 +308,7 @@ class Monitor:
             log.warning("probe_failed", extra={
                 "channel": target.channel, "target": target.name, "reason": result.reason,
                 "detail": result.message, "attempts": result.attempts,
+                **({"step": result.details["step"]} if "step" in result.details else {}),
                 **({"excluded": excluded} if excluded else {})})
 
     async def probe_now(self, name: str) -> ProbeResult | None:
