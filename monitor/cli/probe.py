@@ -11,18 +11,20 @@ import asyncio
 import datetime as dt
 import json
 import signal
-import statistics
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from monitor.cli.common import EXIT_USAGE, UsageError, duration_arg, print_config_error
+from monitor.cli.probe_steps import percentile, step_rows, summarise_steps
 from monitor.cli.probe_url import adhoc_target
 from monitor.config import ConfigError, load_config
-from monitor.config.model import Target
+from monitor.config.model import BrowserConfig, Target
+from monitor.flows import measurement_text
 from monitor.tables import format_table
 from probes import PROBES, ProbeFn
+from probes._browser_pool import BrowserPool
 from probes.context import ProbeContext
 from probes.result import PHASES, ProbeResult
 from probes.runner import run_target
@@ -56,14 +58,12 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f}ms"
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
 def summarise(series: Series) -> dict[str, object]:
-    """The per-target summary row: last result plus ratio and latency percentiles."""
+    """The per-target summary row: last result plus ratio and latency percentiles.
+
+    A journey or browser target's row also has ``steps`` (see
+    :func:`~monitor.cli.probe_steps.summarise_steps`) and ``measurements``.
+    """
     res = series.results
     last = res[-1]
     durations = [r.duration_seconds for r in res]
@@ -77,13 +77,16 @@ def summarise(series: Series) -> dict[str, object]:
         "kind": series.target.kind, "probes": len(res), "succeeded": ok,
         "success_ratio": ok / len(res), "result": last.result_label, "reason": last.reason,
         "failure_reasons": reasons, "message": last.message, "status_code": last.status_code,
-        "latency_p50_seconds": _percentile(durations, 50),
-        "latency_p95_seconds": _percentile(durations, 95),
+        "latency_p50_seconds": percentile(durations, 50),
+        "latency_p95_seconds": percentile(durations, 95),
         "last_duration_seconds": last.duration_seconds, "phases": dict(last.phases),
         "attempts": sum(r.attempts for r in res),
         "cert_expiry_timestamp": last.cert_expiry_timestamp,
         **_cert_fields(last),
         "details": dict(last.details),
+        **({"steps": summarise_steps(series.target, res),
+            "measurements": dict(last.measurements)}
+           if series.target.is_flow or last.steps else {}),
     }
 
 
@@ -103,6 +106,7 @@ def render_table(rows: Sequence[dict[str, object]], repeated: bool) -> str:
     head = ["CHANNEL", "TARGET", "RESULT", "REASON", "STATUS"]
     head += ["OK", "P50", "P95"] if repeated else ["LATENCY", *[p.upper() for p in PHASES]]
     lines = [head]
+    messages: dict[int, str] = {}  # table line -> a step's message, written after its row
     for r in rows:
         phases = r["phases"] if isinstance(r["phases"], dict) else {}
         line = [str(r["channel"]), str(r["target"]), str(r["result"]),
@@ -116,7 +120,19 @@ def render_table(rows: Sequence[dict[str, object]], repeated: bool) -> str:
             line += [_ms(r["last_duration_seconds"]),  # type: ignore[arg-type]
                      *[_ms(phases.get(p)) for p in PHASES]]
         lines.append(line)
+        steps = r.get("steps")
+        for cells, message in step_rows(steps if isinstance(steps, list) else [], repeated,
+                                        len(head)):
+            if message:
+                messages[len(lines)] = message
+            lines.append(cells)
     out = format_table(lines)
+    if messages:
+        # Past the columns a step row fills: LATENCY, or P95 with --count.
+        filled = len(head) if repeated else 6
+        at = sum(max(len(row[i]) for row in lines) + 2 for i in range(filled))
+        for i, message in messages.items():
+            out[i] = out[i].ljust(at) + message
     out += [f"{r['target']}: certificate {r['cert_expiry']} ({r['cert_not_after']})"
             for r in rows if "cert_expiry" in r]
     for r in rows:
@@ -124,21 +140,27 @@ def render_table(rows: Sequence[dict[str, object]], repeated: bool) -> str:
         if r["kind"] == "dns" and "rcode" in details:
             out.append(f"{r['target']}: {details['rcode']}, {details['answer_count']} answers"
                        + (f": {details['answers']}" if details.get("answers") else ""))
+        if details.get("screenshot"):
+            out.append(f"{r['target']}: screenshot {details['screenshot']}")
+        measurements = r.get("measurements")
+        if isinstance(measurements, dict) and measurements:
+            out.append(f"{r['target']}: {measurement_text(measurements)}")
     failed = [r for r in rows if r["result"] == "failure" and r["message"]]
     out += [f"{r['target']}: {r['message']}" for r in failed]
     return "\n".join(out)
 
 
 async def probe_all(targets: Sequence[Target], count: int, interval: float,
-                    progress: bool, min_valid: float | None = None
-                    ) -> tuple[list[Series], bool]:
+                    progress: bool, min_valid: float | None = None,
+                    browser: BrowserConfig | None = None) -> tuple[list[Series], bool]:
     """Probe every target ``count`` times, targets concurrently, runs ``interval`` apart.
 
     Ctrl-C (SIGINT) stops early, as ``ping`` does: the probes done so far are returned,
     with True for "interrupted".  With ``min_valid`` (seconds), a success whose
     certificate expires sooner fails as ``tls``, as a ``tls`` target's ``min_valid`` does.
+    ``browser`` is the configuration's browser section, for ``browser`` targets.
     """
-    ctx = ProbeContext()
+    ctx = ProbeContext(browsers=BrowserPool(browser))
 
     def probe_fn(kind: str) -> ProbeFn:
         fn = PROBES[kind]
@@ -175,18 +197,19 @@ async def probe_all(targets: Sequence[Target], count: int, interval: float,
             raise
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        await ctx.browsers.aclose()  # a browser check's Chromium must not outlive us
     if progress:
         sys.stderr.write("\r\033[K")
     return series, interrupted
 
 
 def run_probe(targets: Sequence[Target], args: argparse.Namespace, every: float,
-              min_valid: float | None = None) -> int:
+              min_valid: float | None = None, browser: BrowserConfig | None = None) -> int:
     """Probe, print, and return the exit code (0 all succeeded, 1 any failed, 130 when
     interrupted by Ctrl-C: the summary then covers the probes done)."""
     progress = not args.json and sys.stderr.isatty() and args.count * len(targets) > 1
     series, interrupted = asyncio.run(probe_all(targets, args.count, every, progress,
-                                                min_valid))
+                                                min_valid, browser))
     rows = [summarise(s) for s in series if s.results]
     if args.json:
         print(json.dumps({"targets": rows, **({"interrupted": True} if interrupted else {})},
@@ -215,6 +238,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     every = duration_arg("--every", args.every, zero_ok=True)
     min_valid = None if args.min_valid is None else duration_arg("--min-valid", args.min_valid)
     targets: list[Target] = []
+    browser: BrowserConfig | None = None
     try:
         if args.url:
             if args.channel or args.target:
@@ -246,7 +270,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             if not chosen:
                 raise UsageError("no targets selected")
             targets = chosen
+            browser = config.browser
     except ConfigError as exc:
         print_config_error(exc)
         return EXIT_USAGE
-    return run_probe(targets, args, every, min_valid)
+    return run_probe(targets, args, every, min_valid, browser)
