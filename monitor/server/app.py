@@ -17,12 +17,15 @@ import logging
 
 from aiohttp import web
 
+from monitor.config.model import Target
+from monitor.flows import step_facts, step_requests
 from monitor.metrics.exposition import CONTENT_TYPE, render_targets
 from monitor.metrics.state import ProbeState
 from monitor.runtime.monitor import Monitor, ProbeBusy
 from monitor.server.api import add_routes
 from monitor.server.guards import RELOAD_MAX_BODY_BYTES, RequestErrorLog, limit_body, reject
 from monitor.server.scrape import SharedRendering, respond
+from probes.result import ProbeResult
 
 MONITOR_KEY: web.AppKey[Monitor] = web.AppKey("monitor", Monitor)
 SCRAPES_KEY: web.AppKey[SharedRendering] = web.AppKey("scrapes", SharedRendering)
@@ -49,6 +52,30 @@ async def readyz(request: web.Request) -> web.Response:
     return web.Response(status=503, text="not ready: scheduler not started\n")
 
 
+def debug_text(target: Target, result: ProbeResult, body: str) -> str:
+    """``/probe?debug=true``: the result's facts as JSON, then the metrics ``body``.
+
+    A journey's or browser check's steps are shown as the CLI shows them: outcomes,
+    timings and the configured request templates, never a variable, an extracted value,
+    a body or a header value.
+    """
+    facts: dict[str, object] = {
+        "target": target.name, "channel": target.channel, "kind": target.kind,
+        "success": result.success, "reason": result.reason, "degraded": result.degraded,
+        "message": result.message, "duration_seconds": result.duration_seconds,
+        "phases": dict(result.phases), "status_code": result.status_code,
+        "cert_expiry_timestamp": result.cert_expiry_timestamp,
+        "attempts": result.attempts, "details": dict(result.details),
+    }
+    if target.is_flow or result.steps:
+        requests = step_requests(target)
+        facts["steps"] = [{**step_facts(s), "request": requests.get(s.name)}
+                          for s in result.steps]
+        facts["measurements"] = dict(result.measurements)
+    return ("Probe result:\n" + json.dumps(facts, indent=2)
+            + "\n\nMetrics that would have been returned:\n" + body)
+
+
 async def probe(request: web.Request) -> web.Response:
     """Run the configured target ``?target=NAME`` now and answer in exposition format."""
     mon = request.app[MONITOR_KEY]
@@ -72,17 +99,7 @@ async def probe(request: web.Request) -> web.Response:
     one.observe(target.channel, target.name, target.kind, result)
     body = render_targets(one.targets.values())
     if request.query.get("debug") == "true":
-        facts = {
-            "target": target.name, "channel": target.channel, "kind": target.kind,
-            "success": result.success, "reason": result.reason, "degraded": result.degraded,
-            "message": result.message, "duration_seconds": result.duration_seconds,
-            "phases": dict(result.phases), "status_code": result.status_code,
-            "cert_expiry_timestamp": result.cert_expiry_timestamp,
-            "attempts": result.attempts, "details": dict(result.details),
-        }
-        text = ("Probe result:\n" + json.dumps(facts, indent=2)
-                + "\n\nMetrics that would have been returned:\n" + body)
-        return web.Response(text=text)
+        return web.Response(text=debug_text(target, result, body))
     return web.Response(text=body, headers={"Content-Type": CONTENT_TYPE})
 
 
