@@ -91,7 +91,6 @@ def journey_target(base: str) -> Target:
 
 
 CONFIG = """\
-store: {{sqlite: {db}, flush_interval: 1d}}
 channels:
   app:
     targets:
@@ -120,9 +119,9 @@ channels:
 """
 
 
-def journey_config(base: str, db: str) -> str:
+def journey_config(base: str) -> str:
     """The same journey as a configuration file's text."""
-    return CONFIG.format(base=base, db=db, password=PASSWORD)
+    return CONFIG.format(base=base, password=PASSWORD)
 
 
 def journey_probe_ready() -> bool:
@@ -138,5 +137,7 @@ def journey_probe_ready() -> bool:
             await journey.probe(target, ProbeContext())
         except NotImplementedError:
             return False
+        except Exception:  # written, but raising: let the tests show it
+            return True
         return True
     return asyncio.run(once())

@@ -185,7 +185,7 @@ def test_probe_command_on_a_configured_journey(tmp_path: Path) -> None:
     async def run() -> tuple[str, str]:
         async with http_server(bank_app()) as base:
             cfg = tmp_path / "omniwatch.yaml"
-            cfg.write_text(journey_config(base, str(tmp_path / "o.db")))
+            cfg.write_text(journey_config(base))
             table = await asyncio.to_thread(
                 run_omniwatch, "probe", "-c", str(cfg), "--target", "app-transfer")
             as_json = await asyncio.to_thread(

@@ -235,6 +235,7 @@ def test_body_with_journeys_passes_promtool() -> None:
         _ok("open", 0.8), measurements={"ttfb_seconds": 0.05, "lcp_seconds": 0.4, "cls": 0.0}))
     state.observe("app", "app-api", "http",
                   ProbeResult(success=True, reason="ok", duration_seconds=0.01))
+    state.ensure("app", "not-run-yet", "journey")  # families with no step samples yet
     body = render_targets(state.targets.values())
     check = subprocess.run([promtool, "check", "metrics"], input=body.encode(),
                            capture_output=True, timeout=30, check=False)
