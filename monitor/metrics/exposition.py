@@ -92,7 +92,9 @@ def _render_flow(lbl: str, flow: FlowState, last: ProbeResult | None) -> list[st
     """The FLOW_FAMILIES lines of one flow target, one string per family."""
     out = [""] * len(FLOW_FAMILIES)
     if last is not None:
-        steps = [(f'{lbl},step="{escape_label(s.name)}"', s) for s in last.steps]
+        names = flow.names
+        steps = [(f'{lbl},step="{escape_label(s.name)}"', s) for s in last.steps
+                 if names is None or s.name in names]
         out[0] = "".join(f"omniwatch_journey_step_success{{{sl}}} {1 if s.success else 0}\n"
                          for sl, s in steps)
         out[1] = "".join(f"omniwatch_journey_step_skipped{{{sl}}} {1 if s.skipped else 0}\n"

@@ -71,6 +71,9 @@ class FlowState:
     """
 
     step_duration: dict[str, Histogram] = field(default_factory=dict)
+    # The current step names (None until known): a reload that drops a step hides it
+    # from the last run's step gauges too, before the next run replaces that run.
+    names: frozenset[str] | None = None
     # Durations of *successful* runs only: the flow time the objectives are about.
     duration: Histogram = field(default_factory=lambda: Histogram(FLOW_BUCKETS))
 
@@ -89,8 +92,9 @@ class FlowState:
             self.duration.observe(result.duration_seconds)
 
     def retain(self, names: Iterable[str]) -> None:
-        """Forget the histograms of steps not in ``names``."""
-        keep = set(names)
+        """Forget the steps not in ``names``."""
+        keep = frozenset(names)
+        self.names = keep
         for name in [n for n in self.step_duration if n not in keep]:
             del self.step_duration[name]
 
@@ -127,7 +131,7 @@ class TargetState:
     # notAfter from the latest result that read a certificate: a connection that failed
     # before the handshake says nothing about the certificate, so it does not clear this.
     cert_expiry: float | None = None
-    # Journey and browser targets only (created by their first result with steps): an
+    # Journey and browser targets only (FLOW_KINDS, or a first result with steps): an
     # http target pays nothing for the journey families, neither memory nor scrape time.
     flow: FlowState | None = None
     # Bumped on every observation; the exposition cache is keyed on it.

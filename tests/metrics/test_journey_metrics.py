@@ -191,9 +191,11 @@ def test_a_reload_forgets_the_series_of_removed_steps_before_the_next_run() -> N
     second = _target("login", "balance", final=("cancel",))
     mon.apply(Config(channels=(Channel("app", targets=(second,)),)))
     after = render_targets(mon.state.targets.values())
-    assert 'omniwatch_journey_step_duration_seconds_count{channel="app",' \
-           'target="app-transfer",step="transfer"}' not in after
-    assert 'step="balance"' in after
+    assert 'step="transfer"' not in after  # neither its histogram nor its gauges
+    assert ('omniwatch_journey_step_success{channel="app",target="app-transfer",'
+            'step="balance"} 1') in after
+    assert ('omniwatch_journey_step_duration_seconds_count{channel="app",'
+            'target="app-transfer",step="cancel"} 1') in after
 
 
 def test_probe_failed_log_names_the_step(caplog: pytest.LogCaptureFixture) -> None:
