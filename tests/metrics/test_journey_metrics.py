@@ -3,6 +3,8 @@ reload, parsed by prometheus_client and checked by promtool."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import shutil
 import subprocess
@@ -228,17 +230,28 @@ def test_the_cached_block_is_rendered_again_after_each_run() -> None:
            'step="transfer"} 1' in again
 
 
-def test_body_with_journeys_passes_promtool() -> None:
+def test_metrics_body_with_journeys_passes_promtool() -> None:
     promtool = shutil.which("promtool")
     require(promtool is not None, "promtool not installed (apt-get install prometheus)")
     assert promtool is not None
-    state = _state(SUCCEEDED, FAILED_AT_BALANCE)
-    state.observe("website", "web-open", "browser", _journey(
+    journey = _target("login", "balance", "transfer", final=("cancel",))
+    browser = Target("web-open", "website", "browser", BrowserSpec(
+        (BrowserStep("open", "goto", url="http://127.0.0.1:9/"),)))
+    http = Target("app-api", "app", "http", HttpSpec(url="http://127.0.0.1:9/"))
+    pending = dataclasses.replace(_target("login"), name="not-run-yet")
+    mon = Monitor(Config(channels=(Channel("app", targets=(journey, http, pending)),
+                                   Channel("website", targets=(browser,)))))
+    for t in (journey, http, pending, browser):  # as start() does, without a scheduler
+        mon.state.ensure(t.channel, t.name, t.kind)
+    mon.observe(journey, SUCCEEDED)
+    mon.observe(journey, FAILED_AT_BALANCE)
+    mon.observe(browser, _journey(
         _ok("open", 0.8), measurements={"ttfb_seconds": 0.05, "lcp_seconds": 0.4, "cls": 0.0}))
-    state.observe("app", "app-api", "http",
-                  ProbeResult(success=True, reason="ok", duration_seconds=0.01))
-    state.ensure("app", "not-run-yet", "journey")  # families with no step samples yet
-    body = render_targets(state.targets.values())
-    check = subprocess.run([promtool, "check", "metrics"], input=body.encode(),
+    mon.observe(http, ProbeResult(success=True, reason="ok", duration_seconds=0.01))
+    body = asyncio.run(mon.metrics_body())
+    assert b"omniwatch_browser_cls{" in body
+    assert b'omniwatch_journey_duration_seconds_count{channel="app",target="not-run-yet"} 0' \
+        in body
+    check = subprocess.run([promtool, "check", "metrics"], input=body,
                            capture_output=True, timeout=30, check=False)
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
