@@ -1,5 +1,6 @@
 """One builder per probe kind: a target entry's ``http``, ``tcp``, ``dns`` or ``tls`` shape
-becomes its typed spec, with the cross-field checks of that kind."""
+becomes its typed spec, with the cross-field checks of that kind (``journey`` and
+``browser`` are :mod:`monitor.config.build_journeys`)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,19 @@ class ProbeSpecs(ValueChecks):
     """The per-kind spec builders; :class:`~monitor.config.build.Builder` adds the sections."""
 
     def http(self, raw: Mapping[str, Any], path: PathT) -> HttpSpec:
-        exp, epath = raw.get("expect", {}), (*path, "expect")
-        method = raw.get("method", "POST" if "body" in raw else "GET")
-        if "body" in raw and method in ("GET", "HEAD"):
-            self.problem((*path, "body"), f"a {method} request sends no body; use POST, PUT "
-                         "or PATCH, or remove body")
+        return self.http_request(raw, path, raw.get("expect", {}), (*path, "expect"))
+
+    def http_request(self, raw: Mapping[str, Any], path: PathT, exp: Mapping[str, Any],
+                     epath: PathT) -> HttpSpec:
+        """An http target's request keys ``raw`` at ``path`` and expectations ``exp`` at
+        ``epath``: apart in a journey step (``request:`` and ``expect:``), together in a
+        target.  A journey's ``json`` counts as a body (it is kept by the caller)."""
+        sent = [key for key in ("body", "json") if key in raw]
+        method = raw.get("method", "POST" if sent else "GET")
+        for key in sent:
+            if method in ("GET", "HEAD"):
+                self.problem((*path, key), f"a {method} request sends no body; use POST, "
+                             f"PUT or PATCH, or remove {key}")
         if method == "HEAD":
             for key in ("body_regex", "body_not_regex", "json", "json_schema"):
                 if key in exp:
@@ -59,7 +68,8 @@ class ProbeSpecs(ValueChecks):
                 body_not_regex=self.regex(exp.get("body_not_regex"), (*epath, "body_not_regex")),
                 json=exp.get("json", {}),
                 json_schema=schema,
-                latency_seconds=self.latency(exp, path),
+                latency_seconds=None if exp.get("latency") is None else self.duration(
+                    exp["latency"], (*epath, "latency"), 0.0),
             ),
         )
 
