@@ -91,6 +91,26 @@ MESSAGES: dict[str, str] = {
         "choose one Slack mode: token and channel (bot) or webhook_url (incoming webhook), "
         "not both"
     ),
+    "#/$defs/variable_name/pattern": (
+        "{value} is not a variable name (use letters, digits and '_', not starting with a "
+        "digit)"
+    ),
+    "#/$defs/step_name/pattern": (
+        "{value} is not a valid step name (use letters, digits, '.', '_', ':' and '-', "
+        "starting with a letter or digit, at most 64 characters)"
+    ),
+    "#/$defs/template_url/pattern": (
+        "{value} is not an http(s) URL (placeholders are written {{{{ name }}}})"
+    ),
+    "#/$defs/journey_request/not": "choose one of body or json, not both",
+    "#/$defs/browser_step/properties/wait_for/oneOf": (
+        "{value} is neither a selector nor {{text: ...}}"
+    ),
+    "#/$defs/date/pattern": (
+        "{value} is not a date (use YYYY-MM-DD, e.g. 2027-03-01, or an ISO 8601 date and "
+        "time)"
+    ),
+    "#/$defs/reduction/oneOf": "{value} is not a reduction (use e.g. 30% or 0.3)",
     "#/$defs/route_slack/not": (
         "choose one Slack mode: token and channel (bot) or webhook_url (incoming webhook), "
         "not both"
@@ -99,7 +119,9 @@ MESSAGES: dict[str, str] = {
 
 # Keys whose values are credentials: a message names their kind, never their text (not
 # even a wrongly typed one: `token: 12345` may still be the token).
-SECRET_KEYS = frozenset({"token", "webhook_url", "secret", "api_token"})
+# A journey's or browser check's ``vars`` and a browser ``fill`` step's ``value`` are
+# customer-like test credentials.
+SECRET_KEYS = frozenset({"token", "webhook_url", "secret", "api_token", "vars", "value"})
 
 _TYPE_WORDS = {
     "object": "a mapping",

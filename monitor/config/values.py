@@ -81,6 +81,24 @@ def parse_timestamp(text: str) -> datetime:
         raise ValueError(f"{text!r} is not a date and time: {exc}") from None
 
 
+# Kept equal to the pattern of "#/$defs/date" in the schema (a test checks it).
+DATE_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
+
+
+def parse_date(text: str) -> datetime:
+    """A date as the config reads one: ``2027-03-01`` (naive midnight), or a date and
+    time as :func:`parse_timestamp` reads it."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return parse_timestamp(text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date: {exc}") from None
+
+
 # Kept equal to the pattern of "#/$defs/server/properties/listen" in the schema.
 _LISTEN = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^:\s\[\]]*):([0-9]{1,5})")
 
@@ -155,6 +173,28 @@ def parse_share(value: str | float) -> float:
         hint = f" (write {value}% for a percentage)" if 1 < value <= 100 else ""
         raise ValueError(f"{value} is not a share: a ratio must be more than 0 and at most "
                          f"1{hint}")
+    return float(value)
+
+
+def parse_reduction(value: str | float) -> float:
+    """The ratio in ``value``: ``"30%"`` → 0.3, ``0.3`` → 0.3; strictly in (0, 1).
+
+    A planned reduction of a duration: all of it (100%) would plan a zero duration.
+    """
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
+            raise ValueError(f"{value!r} is not a reduction (use e.g. 30% or 0.3)")
+        ratio = float(Fraction(value[:-1]) / 100)
+        if not 0.0 < ratio < 1.0:
+            raise ValueError(
+                f"{value!r} is not a reduction: it must lie strictly between 0% and 100%")
+        return ratio
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{show(value)} is not a reduction (use e.g. 30% or 0.3)")
+    if not 0.0 < value < 1.0:
+        hint = f" (write {value}% for a percentage)" if 1 < value < 100 else ""
+        raise ValueError(
+            f"{value} is not a reduction: a ratio must lie strictly between 0 and 1{hint}")
     return float(value)
 
 
