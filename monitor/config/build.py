@@ -16,13 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from alerts.config import AlertsConfig
 from monitor.config.alerts import AlertChecks
-from monitor.config.build_probes import ProbeSpecs
+from monitor.config.build_journeys import JourneySpecs
 from monitor.config.cron import CronSchedule
 from monitor.config.model import (
     DEFAULT_INTERVAL_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
+    BrowserConfig,
     Channel,
     Config,
+    JourneysConfig,
     MaintenanceConfig,
     ProbeSpec,
     SchedulerConfig,
@@ -51,12 +53,14 @@ class Defaults(NamedTuple):
     confirm: int
 
 
-class Builder(ProbeSpecs, AlertChecks):
+class Builder(JourneySpecs, AlertChecks):
     """Turns a schema-valid document into typed config, collecting cross-field problems.
 
     One method per section; the value checks are
     :class:`~monitor.config.build_values.ValueChecks`, the per-kind specs
-    :class:`~monitor.config.build_probes.ProbeSpecs`, the ``alerts:`` section and labels
+    :class:`~monitor.config.build_probes.ProbeSpecs` and
+    :class:`~monitor.config.build_journeys.JourneySpecs` (with the ``browser:`` and
+    ``journeys:`` sections), the ``alerts:`` section and labels
     :class:`~monitor.config.alerts.AlertChecks`.
     """
 
@@ -75,6 +79,9 @@ class Builder(ProbeSpecs, AlertChecks):
             slo=slo,
             maintenance=self.part((), self.maintenance, doc.get("maintenance", []), channels),
             alerts=self.part(AlertsConfig(), self.alerts, doc.get("alerts", {})),
+            browser=self.part(BrowserConfig(), self.browser_settings, doc.get("browser", {})),
+            journeys=self.part(JourneysConfig(), self.journeys, doc.get("journeys", {}),
+                               channels),
             source=source,
         )
 
@@ -158,6 +165,7 @@ class Builder(ProbeSpecs, AlertChecks):
         kind = raw["probe"]
         builders: dict[str, Callable[[Mapping[str, Any], PathT], ProbeSpec]] = {
             "http": self.http, "tcp": self.tcp, "dns": self.dns, "tls": self.tls,
+            "journey": self.journey, "browser": self.browser_check,
         }
         target = Target(
             name=raw["name"], channel=channel, kind=kind, spec=builders[kind](raw, path),
@@ -171,6 +179,8 @@ class Builder(ProbeSpecs, AlertChecks):
                          f"{format_duration(latency)} is not shorter than the timeout "
                          f"{format_duration(timeout)}, so no probe could be slow without "
                          "timing out")
+        if valid and target.is_flow:
+            self.flow_limits(raw, path, timeout)
         return target
 
     def service_hours(self, raw: Mapping[str, Any], path: PathT) -> ServiceHours:
