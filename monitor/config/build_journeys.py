@@ -251,6 +251,8 @@ class JourneySpecs(ProbeSpecs):
     def browser_step(self, raw: Mapping[str, Any], path: PathT, name: str,
                      variables: Mapping[str, str]) -> BrowserStep | None:
         actions = [a for a in BROWSER_ACTIONS if a in raw]
+        if not actions and any(self.refused_under((*path, a)) for a in BROWSER_ACTIONS):
+            return None  # the schema refused the action (and said why)
         if len(actions) != 1:
             self.problem(path, f"needs one action: {', '.join(BROWSER_ACTIONS)}" if not actions
                          else f"choose one action per step, not {' and '.join(actions)}")
@@ -340,7 +342,7 @@ class JourneySpecs(ProbeSpecs):
                 f" (did you mean {h[0]!r}?)"
                 if (h := difflib.get_close_matches(name, flows, n=1)) else ""))
         elif kind not in _FLOW_KINDS:
-            self.problem((*path, "target"), f"{name!r} is a {kind} target; flow-time "
+            self.problem((*path, "target"), f"{name!r} has probe: {kind}; flow-time "
                          "objectives are for journey and browser targets")
         percentile = float(raw["percentile"])
         if (name, percentile) in seen:

@@ -177,9 +177,11 @@ def explain(
     spec: Any = error.validator_value
     kind = str(error.validator)
     schema: Any = error.schema
-    if "propertyNames" in error.relative_schema_path:
+    named = "propertyNames" in error.relative_schema_path
+    if named:
         path = (*path, str(value))
-    secret = is_secret(path, value)
+    # A refused key is a name, not a value: `vars: {9lives: ...}` may say "'9lives'".
+    secret = is_secret(path, value) and not named
     shown = repr(originals[path]) if path in originals else show(value)
     if secret:
         shown = _hidden(value, originals.get(path))

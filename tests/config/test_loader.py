@@ -128,9 +128,10 @@ def test_a_section_alone_is_the_embedded_defaults_for_the_rest(tmp_path: Path) -
     cfg = tmp_path / "omniwatch.yml"
     cfg.write_text("channels: {}\n")
     config = load_config(cfg)
-    assert config == Config(store=config.store, source=str(cfg))
+    assert config == Config(store=config.store, browser=config.browser, source=str(cfg))
     assert config.targets == ()
     assert config.store.sqlite_path == str(tmp_path / "omniwatch.db")
+    assert config.browser.screenshot_dir == str(tmp_path / "screenshots")
 
 
 @pytest.mark.usefixtures("in_fixtures")
