@@ -207,7 +207,9 @@ class JourneySpecs(ProbeSpecs):
         variables = raw.get("vars") or {}
         steps = raw["steps"]
         names = self.browser_step_names(steps, path)
-        built = (self.part(None, self.browser_step, step, (*path, "steps", i), name, variables)
+        # Without the vars the schema took out, every use of them would look unknown.
+        known = None if self.refused_under((*path, "vars")) else set(variables)
+        built = (self.part(None, self.browser_step, step, (*path, "steps", i), name, known)
                  for i, (step, name) in enumerate(zip(steps, names, strict=True)))
         viewport = raw.get("viewport", {})
         default = BrowserSpec(steps=())
@@ -249,7 +251,8 @@ class JourneySpecs(ProbeSpecs):
         return names
 
     def browser_step(self, raw: Mapping[str, Any], path: PathT, name: str,
-                     variables: Mapping[str, str]) -> BrowserStep | None:
+                     variables: set[str] | None) -> BrowserStep | None:
+        """One step; ``variables`` are the check's vars (None: not known, not checked)."""
         actions = [a for a in BROWSER_ACTIONS if a in raw]
         if not actions and any(self.refused_under((*path, a)) for a in BROWSER_ACTIONS):
             return None  # the schema refused the action (and said why)
@@ -273,10 +276,11 @@ class JourneySpecs(ProbeSpecs):
                 self.problem(where, "{{ name }} placeholders are filled only in a fill step's "
                              "value")
         value = raw.get("value")
-        for var in template.names(value) if isinstance(value, str) else ():
-            if var not in variables:
+        used = template.names(value) if isinstance(value, str) else []
+        for var in used:
+            if variables is not None and var not in variables:
                 self.problem((*path, "value"), f"unknown variable {var!r} (not in vars; a "
-                             f"browser check extracts nothing{_hint(var, list(variables))})")
+                             f"browser check extracts nothing{_hint(var, variables)})")
         return BrowserStep(
             name=name,
             action=action,
