@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from alerts.config import AlertsConfig
 from monitor.config.alerts import AlertChecks
+from monitor.config.build_flows import FlowSections
 from monitor.config.build_journeys import JourneySpecs
 from monitor.config.cron import CronSchedule
 from monitor.config.model import (
@@ -53,14 +54,15 @@ class Defaults(NamedTuple):
     confirm: int
 
 
-class Builder(JourneySpecs, AlertChecks):
+class Builder(JourneySpecs, FlowSections, AlertChecks):
     """Turns a schema-valid document into typed config, collecting cross-field problems.
 
     One method per section; the value checks are
     :class:`~monitor.config.build_values.ValueChecks`, the per-kind specs
     :class:`~monitor.config.build_probes.ProbeSpecs` and
-    :class:`~monitor.config.build_journeys.JourneySpecs` (with the ``browser:`` and
-    ``journeys:`` sections), the ``alerts:`` section and labels
+    :class:`~monitor.config.build_journeys.JourneySpecs`, the ``browser:`` and
+    ``journeys:`` sections :class:`~monitor.config.build_flows.FlowSections`, the
+    ``alerts:`` section and labels
     :class:`~monitor.config.alerts.AlertChecks`.
     """
 

@@ -1,7 +1,7 @@
 """The multi-step kinds: a ``journey`` or ``browser`` target entry becomes its typed spec,
-and the ``browser:`` and ``journeys:`` sections their settings, with the checks a schema
-cannot make: which ``{{ name }}`` each step uses and who extracts it first, extract rules
-that name one value, unique step names, flow-time objectives that name a flow target.
+with the checks a schema cannot make: which ``{{ name }}`` each step uses and who extracts
+it first, extract rules that name one value, unique step names, step limits within the
+target's timeout.  Their sections are :mod:`monitor.config.build_flows`.
 
 Variables are secrets: a message names a variable, never its value.
 """
@@ -11,20 +11,15 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC
 from typing import Any, NamedTuple
 
 from monitor.config import jsonpath, template
 from monitor.config.build_probes import ProbeSpecs
 from monitor.config.model import (
     BROWSER_ACTIONS,
-    BrowserConfig,
     BrowserSpec,
     BrowserStep,
-    Channel,
     Extract,
-    FlowObjective,
-    JourneysConfig,
     JourneySpec,
     JourneyStep,
 )
@@ -32,17 +27,13 @@ from monitor.config.values import (
     PathT,
     format_duration,
     format_path,
-    parse_date,
     parse_duration,
-    parse_reduction,
 )
 
 _SOURCES = ("json", "header", "cookie", "regex")
 # The request keys whose strings the probe fills in (``template.fill``); a placeholder
 # anywhere else would be sent as written.
 _FILLED = ("url", "headers", "body", "json")
-_FLOW_KINDS = ("journey", "browser")
-_PLAN = ("baseline", "reduce_by", "by")
 
 
 class _Extractor(NamedTuple):
@@ -81,7 +72,7 @@ def _uses(value: Any, path: PathT) -> Iterator[tuple[PathT, str]]:
 
 
 class JourneySpecs(ProbeSpecs):
-    """The ``journey`` and ``browser`` spec builders and their sections; a mixin of
+    """The ``journey`` and ``browser`` spec builders; a mixin of
     :class:`~monitor.config.build.Builder`, as :class:`ProbeSpecs` is."""
 
     # -- journey ---------------------------------------------------------------------------
@@ -313,84 +304,3 @@ class JourneySpecs(ProbeSpecs):
                     self.problem((*spath, "timeout"), f"{format_duration(limit)} is longer "
                                  f"than the check's timeout {format_duration(timeout)}, "
                                  "which bounds every step")
-
-    # -- sections --------------------------------------------------------------------------
-
-    def browser_settings(self, raw: Mapping[str, Any]) -> BrowserConfig:
-        default = BrowserConfig()
-        # A missing executable is not a config error: the machine that validates the file
-        # may lack the browser; the check then fails with browser_error.
-        return BrowserConfig(
-            executable=raw.get("executable", default.executable),
-            max_concurrency=int(raw.get("max_concurrency", default.max_concurrency)),
-            screenshot_dir=str(self.base_dir / raw.get("screenshot_dir",
-                                                        default.screenshot_dir)),
-            max_screenshots=int(raw.get("max_screenshots", default.max_screenshots)),
-        )
-
-    def journeys(self, raw: Mapping[str, Any],
-                 channels: tuple[Channel, ...]) -> JourneysConfig:
-        kinds = {t.name: t.kind for c in channels for t in c.targets}
-        seen: dict[tuple[str, float], str] = {}
-        found = (self.part(None, self.flow_objective, o, ("journeys", "objectives", i),
-                           kinds, seen) for i, o in enumerate(raw.get("objectives", [])))
-        return JourneysConfig(objectives=tuple(o for o in found if o is not None))
-
-    def flow_objective(self, raw: Mapping[str, Any], path: PathT, kinds: Mapping[str, str],
-                       seen: dict[tuple[str, float], str]) -> FlowObjective:
-        name = raw["target"]
-        kind = kinds.get(name)
-        if kind is None:
-            flows = [t for t, k in kinds.items() if k in _FLOW_KINDS]
-            self.problem((*path, "target"), f"unknown target {name!r}" + (
-                f" (did you mean {h[0]!r}?)"
-                if (h := difflib.get_close_matches(name, flows, n=1)) else ""))
-        elif kind not in _FLOW_KINDS:
-            self.problem((*path, "target"), f"{name!r} has probe: {kind}; flow-time "
-                         "objectives are for journey and browser targets")
-        percentile = float(raw["percentile"])
-        if (name, percentile) in seen:
-            self.problem((*path, "percentile"), f"a second objective for {name!r} at "
-                         f"percentile {percentile:g} (the first is at "
-                         f"{seen[name, percentile]})")
-        seen.setdefault((name, percentile), format_path(path))
-        planned = any(k in raw for k in _PLAN)
-        if "max" in raw and planned:
-            self.problem((*path, "max"), "choose max, or baseline, reduce_by and by, not both")
-        elif "max" not in raw and not planned and not self.refused_under(path):
-            self.problem(path, "needs max, or baseline, reduce_by and by")
-        by = self.date(raw.get("by"), (*path, "by"))
-        since = self.date(raw.get("since"), (*path, "since"))
-        if by is not None and since is not None and by <= since:
-            self.problem((*path, "by"), f"{raw['by']!r} must be after since {raw['since']!r}")
-        return FlowObjective(
-            target=name,
-            percentile=percentile,
-            max_seconds=None if "max" not in raw else self.duration(
-                raw["max"], (*path, "max"), 0.0),
-            baseline_seconds=None if "baseline" not in raw else self.duration(
-                raw["baseline"], (*path, "baseline"), 0.0),
-            reduce_by=self.reduction(raw.get("reduce_by"), (*path, "reduce_by")),
-            by=by,
-            since=since,
-        )
-
-    def reduction(self, raw: Any, path: PathT) -> float | None:
-        if raw is None:
-            return None
-        try:
-            return parse_reduction(raw)
-        except ValueError as exc:
-            self.problem(path, str(exc))
-            return None
-
-    def date(self, raw: str | None, path: PathT) -> float | None:
-        """Unix seconds of a ``by``/``since`` date: midnight UTC unless it says otherwise."""
-        if raw is None:
-            return None
-        try:
-            moment = parse_date(raw)
-        except ValueError as exc:
-            self.problem(path, str(exc))
-            return None
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

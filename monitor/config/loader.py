@@ -23,7 +23,11 @@ Decisions worth knowing:
   many servers and proxies); with a body and no method, the method is POST.
 * A tcp ``expect.regex`` without ``send`` is fine: the banner is matched.
 * ``expect.latency`` must be shorter than the timeout, or no probe could ever be degraded.
-* Relative file names (``ca_file``, ``sqlite``) start at the config file's directory.
+* Relative file names (``ca_file``, ``sqlite``, ``screenshot_dir``) start at the config
+  file's directory.
+* A journey's ``{{ name }}`` must be in its ``vars`` or extracted by an earlier step (in
+  run order: the steps, then ``finally``); a browser check's only in a ``fill`` value,
+  from ``vars``.  Messages name variables, never their values.
 """
 
 from __future__ import annotations
