@@ -93,6 +93,12 @@ class JourneySpecs(ProbeSpecs):
 
     def journey_step(self, raw: Mapping[str, Any], path: PathT) -> JourneyStep:
         request = raw["request"]
+        exp = raw.get("expect", {})
+        # The expectations are compared as written: a placeholder there would never match.
+        for key in ("body_regex", "body_not_regex", "json"):
+            for where in dict.fromkeys(w for w, _ in _uses(exp.get(key), (*path, "expect", key))):
+                self.problem(where, "{{ name }} placeholders are filled only in the request "
+                             "(url, header values, body, json)")
         rules = raw.get("extract", {})
         found = (self.extract(var, rule, (*path, "extract", var)) for var, rule in rules.items())
         return JourneyStep(

@@ -284,3 +284,16 @@ def test_an_http_spec_is_still_built_as_before() -> None:
     assert isinstance(target.spec, HttpSpec)
     assert not target.is_flow
     assert (target.spec.method, target.spec.expect.latency_seconds) == ("POST", 1.0)
+
+
+def test_placeholders_in_expectations_are_refused() -> None:
+    text = _one_journey(
+        "          - name: a\n"
+        "            request: {url: 'https://x.example/'}\n"
+        "            expect: {json: {id: '{{ id }}', n: ['{{ a }}{{ b }}']},"
+        " body_regex: '{{ id }}'}\n",
+        "        vars: {id: '1', a: '2', b: '3'}\n")
+    message = ("{{ name }} placeholders are filled only in the request (url, header values, "
+               "body, json)")
+    assert _errors(text) == [f"channels.app.targets[0].steps[0].expect.{where}: {message}"
+                             for where in ("body_regex", "json.id", "json.n[0]")]
