@@ -103,7 +103,7 @@ class JourneySpecs(ProbeSpecs):
         found = (self.extract(var, rule, (*path, "extract", var)) for var, rule in rules.items())
         return JourneyStep(
             name=raw["name"],
-            request=self.http_request(request, (*path, "request"), raw.get("expect", {}),
+            request=self.http_request(request, (*path, "request"), exp,
                                       (*path, "expect")),
             json_body=request.get("json"),
             extract=tuple(e for e in found if e is not None),
@@ -202,7 +202,7 @@ class JourneySpecs(ProbeSpecs):
 
     def browser_check(self, raw: Mapping[str, Any], path: PathT) -> BrowserSpec:
         variables = raw.get("vars") or {}
-        steps = raw["steps"]
+        steps = raw.get("steps") or []
         names = self.browser_step_names(steps, path)
         # Without the vars the schema took out, every use of them would look unknown.
         known = None if self.refused_under((*path, "vars")) else set(variables)
