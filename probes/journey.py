@@ -33,6 +33,7 @@ exception here carries one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -76,6 +77,12 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     if not isinstance(spec, JourneySpec):
         raise TypeError(f"journey probe given a {type(spec).__name__}")
     plan = ctx.journey_plans.get(spec)  # before the clock: built once per spec
+    for step in (*spec.steps, *spec.finally_steps):
+        # A first TLS context costs ~50 ms (the system CA store): omniwatch's cost, not the
+        # target's, so it is built before the clock as the http probe does.  A file that
+        # cannot be loaded is reported by the step that needs it.
+        with contextlib.suppress(OSError):
+            ctx.ssl_contexts.get(step.request.tls)
     loop = asyncio.get_running_loop()
     timeout = target.timeout_seconds
     reserve = timeout * FINALLY_RESERVE_RATIO if spec.finally_steps else 0.0

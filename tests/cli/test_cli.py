@@ -114,3 +114,21 @@ def test_demo_runs_and_stops(tmp_path: Path) -> None:
     assert "metrics:  http://127.0.0.1:" in out.stdout
     assert "app-api=success" in out.stdout
     assert "omniwatch demo: stopped" in out.stdout
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(config: Path) -> None:
+    # `omniwatch probe --json | head -1`: the pipe's read end is closed before we write.
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "monitor", "probe", "-c", str(config), "--json"],
+            stdout=write, stderr=subprocess.PIPE, timeout=60, check=False)
+    finally:
+        os.close(write)
+    assert out.returncode == 141
+    assert b"Traceback" not in out.stderr
