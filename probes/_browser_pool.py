@@ -1,27 +1,270 @@
 """The one headless Chromium that every ``browser`` check shares (issue 10).
 
-Contract (implemented by the browser probe's author): the pool is created empty with the
-process's :class:`~probes.context.ProbeContext`, launches the browser only when the first
-``browser`` check asks for a page, caps checks with a page open at
-``BrowserConfig.max_concurrency``, gives each check a fresh context, and is closed once
-by the runtime at shutdown.
+The pool is created empty with the process's :class:`~probes.context.ProbeContext`. It
+launches the browser only when the first ``browser`` check asks for a page (Playwright is
+imported then, never before), caps checks with a page open at
+``BrowserConfig.max_concurrency``, gives each check a fresh context (no cookies, storage
+or cache shared between checks), and is closed once by the runtime at shutdown.
+
+Why one process and fresh contexts: a Chromium costs about a second of CPU and a hundred
+MB to start, a context a few milliseconds; a context is as isolated as a new profile.
+
+Bounded at every step, because a probe must never outlive its timeout:
+
+* waiting for a page slot and for the browser to start count against the check's own
+  deadline (the launch itself runs in a task of its own, so a check that gives up does
+  not leave a half-started browser: the next check gets it);
+* closing a check's context is bounded by :data:`CLOSE_SECONDS`; a browser that cannot
+  even do that is killed (by the process id it reported at launch), and the next check
+  launches a new one — as after a crash or a disconnect.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Final
+
 from monitor.config.model import BrowserConfig
+from probes._web_vitals import INIT_SCRIPT
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright
+
+log = logging.getLogger("omniwatch.browser")
+
+# Playwright already passes --no-sandbox (its chromium_sandbox defaults to off), which a
+# root user in a container needs.  /dev/shm is 64 MB in a default Docker container, too
+# small for Chromium's shared memory: use /tmp instead.
+LAUNCH_ARGS: Final = ("--disable-dev-shm-usage",)
+# A cold Chromium on a busy machine starts in 1-3 s; past this it is not going to.
+LAUNCH_SECONDS: Final = 30.0
+# Closing a context takes milliseconds; the runner's guard allows one second past the
+# check's timeout, so this leaves room for the kill that follows a hang.
+CLOSE_SECONDS: Final = 0.5
+
+
+class BrowserUnavailable(Exception):
+    """The browser cannot be started; the message names the executable and the fix."""
 
 
 class BrowserPool:
-    """Shared Chromium for ``browser`` checks; see the module doc."""
+    """Shared Chromium for ``browser`` checks; see the module doc.
+
+    ``pages_open`` is how many checks hold a page now, ``launches`` how many times a
+    browser was started (for metrics and tests).
+    """
 
     def __init__(self, config: BrowserConfig | None = None) -> None:
         self.config = config or BrowserConfig()
+        self.pages_open = 0
+        self.launches = 0
+        self._semaphore = asyncio.Semaphore(self.config.max_concurrency)
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._browser_pid: int | None = None
+        self._launching: asyncio.Task[Browser] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     def configure(self, config: BrowserConfig) -> None:
         """Use ``config`` from the next check on (a reload); a running browser is kept
         unless the executable changed."""
-        self.config = config
+        old, self.config = self.config, config
+        if config.max_concurrency != old.max_concurrency:
+            # Checks holding a slot release it to the semaphore they took it from.
+            self._semaphore = asyncio.Semaphore(config.max_concurrency)
+        if config.executable != old.executable and self._browser is not None:
+            browser, pid = self._browser, self._browser_pid
+            self._browser = self._browser_pid = None
+            self._spawn(self._close_browser(browser, pid))
 
     async def aclose(self) -> None:
         """Close the browser, if it was started."""
+        if self._launching is not None:
+            self._launching.cancel()
+            with contextlib.suppress(BaseException):
+                await self._launching
+        if self._browser is not None:
+            browser, pid = self._browser, self._browser_pid
+            self._browser = self._browser_pid = None
+            await self._close_browser(browser, pid)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        if self._playwright is not None:
+            playwright, self._playwright = self._playwright, None
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(LAUNCH_SECONDS):
+                    await playwright.stop()
+
+    @contextlib.asynccontextmanager
+    async def page(self, *, viewport: tuple[int, int], ignore_https_errors: bool,
+                   deadline: float) -> AsyncIterator[Page]:
+        """A new page in a new context, closed on exit; waits for a free slot first.
+
+        ``deadline`` is the check's (``loop.time()``): raises ``TimeoutError`` (with a
+        message) if no slot frees up or the browser does not start by then, and
+        :class:`BrowserUnavailable` if it cannot start at all.
+        """
+        semaphore = self._semaphore
+        try:
+            async with asyncio.timeout_at(deadline):
+                await semaphore.acquire()
+        except TimeoutError:
+            raise TimeoutError(f"no browser page free (browser.max_concurrency "
+                               f"{self.config.max_concurrency})") from None
+        try:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    browser = await self._running_browser()
+            except TimeoutError:
+                raise TimeoutError("the browser was still starting") from None
+            context = await self._new_context(browser, viewport, ignore_https_errors, deadline)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    page = await context.new_page()
+                self.pages_open += 1
+                try:
+                    yield page
+                finally:
+                    self.pages_open -= 1
+            finally:
+                await self._close_context(context, browser)
+        finally:
+            semaphore.release()
+
+    async def _new_context(self, browser: Browser, viewport: tuple[int, int],
+                           ignore_https_errors: bool, deadline: float) -> BrowserContext:
+        async def create() -> BrowserContext:
+            context = await browser.new_context(
+                viewport={"width": viewport[0], "height": viewport[1]},
+                ignore_https_errors=ignore_https_errors)
+            await context.add_init_script(script=INIT_SCRIPT)
+            return context
+
+        # Shielded: a context created after the check gave up is closed, not leaked.
+        task = asyncio.ensure_future(create())
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await asyncio.shield(task)
+        except BaseException:
+            task.add_done_callback(self._close_orphan)
+            raise
+
+    def _close_orphan(self, task: asyncio.Task[BrowserContext]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        self._spawn(self._close_context(task.result(), None))
+
+    async def _close_context(self, context: BrowserContext, browser: Browser | None) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await context.close()
+        except TimeoutError:
+            log.warning("browser_hung", extra={"action": "killed"})
+            self._kill(browser)
+        except Exception:  # the browser crashed or disconnected meanwhile: nothing to close
+            log.debug("browser_context_close_failed", exc_info=True)
+
+    async def _running_browser(self) -> Browser:
+        browser = self._browser
+        if browser is not None and browser.is_connected():
+            return browser
+        self._browser = self._browser_pid = None
+        if self._launching is None:
+            self._launching = asyncio.ensure_future(self._launch(self.config.executable))
+            self._launching.add_done_callback(self._launched)
+        return await asyncio.shield(self._launching)
+
+    def _launched(self, task: asyncio.Task[Browser]) -> None:
+        if self._launching is task:
+            self._launching = None
+        # Retrieved here so that a launch every waiter gave up on does not warn.
+        if not task.cancelled():
+            task.exception()
+
+    async def _launch(self, executable: str) -> Browser:
+        try:
+            from playwright.async_api import Error as PlaywrightError
+            from playwright.async_api import async_playwright
+        except ImportError:
+            raise BrowserUnavailable("Playwright is not installed: pip install "
+                                     "'omniwatch[browser]'") from None
+        if not await asyncio.to_thread(os.path.exists, executable):
+            raise BrowserUnavailable(f"browser {executable} not found: apt-get install "
+                                     "chromium, or set browser.executable")
+        try:
+            if self._playwright is None:
+                self._playwright = await async_playwright().start()
+            browser = await self._playwright.chromium.launch(
+                executable_path=executable, headless=True, args=list(LAUNCH_ARGS),
+                timeout=LAUNCH_SECONDS * 1000)
+        except PlaywrightError as exc:
+            # The driver may be what broke: start a new one with the next launch.
+            playwright, self._playwright = self._playwright, None
+            if playwright is not None:
+                self._spawn(_stop(playwright))
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BrowserUnavailable(
+                f"browser {executable} did not start ({first[:200]}): check it runs "
+                "(apt-get install chromium), or set browser.executable") from None
+        self.launches += 1
+        self._browser_pid = await _browser_pid(browser)
+        self._browser = browser
+        browser.on("disconnected", self._disconnected)
+        log.info("browser_started", extra={"executable": executable, "version": browser.version})
+        return browser
+
+    def _disconnected(self, browser: Browser) -> None:
+        # A crash, a kill or a close: the next check launches a new browser.
+        if self._browser is browser:
+            self._browser = self._browser_pid = None
+
+    def _kill(self, browser: Browser | None) -> None:
+        if browser is not None and browser is not self._browser:
+            return  # already replaced
+        pid, self._browser, self._browser_pid = self._browser_pid, None, None
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    async def _close_browser(self, browser: Browser, pid: int | None) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_SECONDS * 4):
+                await browser.close()
+        except TimeoutError:
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        except Exception:
+            log.debug("browser_close_failed", exc_info=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+async def _browser_pid(browser: Browser) -> int | None:
+    """The browser process's id, for a kill when it hangs (Playwright does not expose it)."""
+    try:
+        session = await browser.new_browser_cdp_session()
+        try:
+            info: dict[str, Any] = await session.send("SystemInfo.getProcessInfo")
+        finally:
+            await session.detach()
+    except Exception:
+        return None
+    for process in info.get("processInfo", ()):
+        if process.get("type") == "browser" and isinstance(process.get("id"), int):
+            return int(process["id"])
+    return None
+
+
+async def _stop(playwright: Playwright) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_SECONDS * 4):
+            await playwright.stop()
