@@ -117,6 +117,8 @@ class Monitor:
 
     def start(self) -> None:
         """Schedule every target (needs a running event loop)."""
+        # The shared browser itself starts with the first browser check, if any.
+        self.ctx.browsers.configure(self.config.browser)
         for t in self.config.targets:
             self.state.ensure(t.channel, t.name, t.kind)
         self._scheduler.sync(self.config.targets)
@@ -153,6 +155,7 @@ class Monitor:
                 await self._flusher
         if self.store is not None:
             await self.flush()
+        await self.ctx.browsers.aclose()
         self.started = False
         log.info("monitor_stopped")
 
@@ -210,6 +213,7 @@ class Monitor:
             log.warning("store_change_needs_restart", extra={"config": config.source})
         consistency_changed = config.consistency != self.config.consistency
         self.config = config
+        self.ctx.browsers.configure(config.browser)
         self._targets = dict(new.targets)
         self._exclusions = new.exclusions
         if self.alerting is not None:
