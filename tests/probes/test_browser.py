@@ -1,0 +1,314 @@
+"""The browser probe in the system's headless Chromium against a local site (port 0).
+
+One browser pool (one Chromium) and one site serve the whole module: starting a browser
+is the slow part.  Skipped without Chromium or Playwright, failed instead under CI=true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import re
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from monitor.config.model import BrowserConfig, BrowserSpec, BrowserStep, Target
+from probes import PROBES
+from probes._browser_pool import BrowserPool
+from probes.context import ProbeContext
+from probes.result import ProbeResult
+from probes.runner import run_target
+from tests.browserpage import PageSite, page_server
+from tests.servers import closed_port
+from tests.support import require
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+CHROMIUM = BrowserConfig().executable
+# What a check may take past its timeout: closing its context, the runner's guard.
+MARGIN_SECONDS = 1.0
+
+
+def _require_browser() -> None:
+    require(Path(CHROMIUM).exists(), "chromium not installed (apt-get install chromium)")
+    require(importlib.util.find_spec("playwright") is not None,
+            "playwright not installed (pip install -e '.[browser]')")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def shared_pool() -> AsyncIterator[BrowserPool]:
+    _require_browser()
+    pool = BrowserPool()
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def site() -> AsyncIterator[PageSite]:
+    async with page_server() as served:
+        yield served
+
+
+@pytest.fixture
+def ctx(shared_pool: BrowserPool, tmp_path: Path) -> ProbeContext:
+    """The shared pool, with this test's own screenshot folder."""
+    shared_pool.configure(BrowserConfig(screenshot_dir=str(tmp_path / "shots")))
+    return ProbeContext(browsers=shared_pool)
+
+
+# Sync helpers: the test bodies are coroutines, where file I/O is kept out of the way.
+def _exists(path: str) -> bool:
+    return Path(path).exists()
+
+
+def _png(path: Path) -> bool:
+    return path.read_bytes().startswith(b"\x89PNG")
+
+
+def step(name: str, action: str, **fields: object) -> BrowserStep:
+    return BrowserStep(name=name, action=action, **fields)  # type: ignore[arg-type]
+
+
+def target(*steps: BrowserStep, timeout: float = 10.0, name: str = "web-transfer",
+           **spec: object) -> Target:
+    return Target(name=name, channel="website", kind="browser",
+                  spec=BrowserSpec(steps=steps, **spec),  # type: ignore[arg-type]
+                  timeout_seconds=timeout)
+
+
+async def check(t: Target, ctx: ProbeContext) -> ProbeResult:
+    return await run_target(t, ctx, PROBES["browser"])
+
+
+async def test_ok_page_passes_every_step_and_reports_timings(
+        site: PageSite, ctx: ProbeContext) -> None:
+    result = await check(target(
+        step("open", "goto", url=site.page("/ok")),
+        step("greeting", "expect_text", text="Welcome to the bank"),
+        step("button", "wait_for", selector="#transfer"),
+        step("transfer", "click", selector="#transfer"),
+        step("started", "expect_text", selector="#status", text="Transfer started"),
+        step("console", "expect_no_console_errors"),
+        step("requests", "expect_requests_ok"),
+    ), ctx)
+    assert result.success, result.message
+    assert (result.reason, result.status_code, result.degraded) == ("ok", 200, False)
+    assert [(s.name, s.reason) for s in result.steps] == [
+        ("open", "ok"), ("greeting", "ok"), ("button", "ok"), ("transfer", "ok"),
+        ("started", "ok"), ("console", "ok"), ("requests", "ok")]
+    assert result.steps[0].status_code == 200
+    # The button appears 200 ms after the bundle ran: wait_for waited for it.
+    assert result.steps[2].duration_seconds > 0.05
+    assert result.duration_seconds >= sum(s.duration_seconds for s in result.steps)
+    assert {"ttfb_seconds", "fcp_seconds", "load_seconds",
+            "dom_content_loaded_seconds"} <= set(result.measurements)
+    m = result.measurements
+    assert 0 < m["ttfb_seconds"] <= m["dom_content_loaded_seconds"] <= m["load_seconds"] < 10
+    assert "screenshot" not in result.details
+    assert not _exists(ctx.browsers.config.screenshot_dir)
+
+
+async def test_missing_script_bundle_fails_request_failed_naming_it(
+        site: PageSite, ctx: ProbeContext) -> None:
+    result = await check(target(
+        step("open", "goto", url=site.page("/missing-bundle")),
+        step("console", "expect_no_console_errors"),
+        step("requests", "expect_requests_ok"),
+        step("after", "expect_text", text="Welcome"),
+    ), ctx)
+    assert (result.success, result.reason) == (False, "request_failed")
+    # Chromium's own "Failed to load resource" line is the requests step's business.
+    assert result.steps[1].success
+    # The query string (it may carry a token) is not shown.
+    assert result.message == "step requests: GET /static/app-missing.js 404"
+    assert result.details["step"] == "requests"
+    assert [(s.reason, s.skipped) for s in result.steps[2:]] == [
+        ("request_failed", False), ("skipped", True)]
+    assert result.steps[3].duration_seconds == 0
+    shot = Path(result.details["screenshot"])
+    assert shot.parent == Path(ctx.browsers.config.screenshot_dir)
+    assert _png(shot)
+    assert "load_seconds" in result.measurements  # measured on failure too
+
+
+async def test_console_error_and_uncaught_exception_fail_console_error(
+        site: PageSite, ctx: ProbeContext) -> None:
+    result = await check(target(
+        step("open", "goto", url=site.page("/console-error")),
+        step("console", "expect_no_console_errors"),
+    ), ctx)
+    assert (result.success, result.reason) == (False, "console_error")
+    assert result.message == ("step console: 2 console errors, first: balance widget failed")
+
+
+async def test_button_that_never_appears_times_out_naming_the_step(
+        site: PageSite, ctx: ProbeContext) -> None:
+    t = target(step("open", "goto", url=site.page("/no-button")),
+               step("button", "wait_for", selector="#transfer", timeout_seconds=1.0),
+               step("transfer", "click", selector="#transfer"), timeout=5.0)
+    started = time.perf_counter()
+    result = await check(t, ctx)
+    elapsed = time.perf_counter() - started
+    assert (result.success, result.reason) == (False, "timeout")
+    assert result.message == "step button: #transfer not visible within 1s"
+    assert result.details["step"] == "button"
+    assert result.steps[2].skipped
+    assert 1.0 <= result.duration_seconds < 1.0 + MARGIN_SECONDS
+    assert elapsed < 5.0  # the step's own timeout decided, and a screenshot was kept
+    assert _png(Path(result.details["screenshot"]))
+
+
+async def test_check_timeout_bounds_a_step_without_its_own(
+        site: PageSite, ctx: ProbeContext) -> None:
+    t = target(step("open", "goto", url=site.page("/no-button")),
+               step("button", "wait_for", selector="#transfer"), timeout=1.5)
+    started = time.perf_counter()
+    result = await check(t, ctx)
+    assert time.perf_counter() - started < 1.5 + MARGIN_SECONDS
+    assert result.reason == "timeout"
+    assert re.fullmatch(r"step button: #transfer not visible within [01]\.\d+s", result.message)
+
+
+async def test_server_that_never_answers_ends_by_the_timeout(
+        site: PageSite, ctx: ProbeContext) -> None:
+    started = time.perf_counter()
+    result = await check(target(step("open", "goto", url=site.page("/hang")), timeout=2.0), ctx)
+    assert time.perf_counter() - started < 2.0 + MARGIN_SECONDS
+    assert (result.reason, result.details["step"]) == ("timeout", "open")
+    assert result.message.startswith("step open: page not loaded within")
+
+
+async def test_main_document_error_status_fails_http_status(
+        site: PageSite, ctx: ProbeContext) -> None:
+    result = await check(target(step("open", "goto", url=site.page("/status/503"))), ctx)
+    assert (result.reason, result.status_code, result.message) == (
+        "http_status", 503, "step open: status 503")
+
+
+async def test_refused_connection_and_unknown_name(ctx: ProbeContext) -> None:
+    refused = await check(target(step("open", "goto",
+                                      url=f"http://127.0.0.1:{closed_port()}/")), ctx)
+    assert (refused.reason, refused.message) == (
+        "connect_refused", "step open: ERR_CONNECTION_REFUSED")
+    unknown = await check(target(step("open", "goto", url="http://omniwatch.invalid/")), ctx)
+    assert (unknown.reason, unknown.message) == ("dns", "step open: ERR_NAME_NOT_RESOLVED")
+
+
+async def test_fill_types_the_variable_and_never_shows_it(
+        site: PageSite, ctx: ProbeContext) -> None:
+    t = target(step("open", "goto", url=site.page("/form")),
+               step("user", "fill", selector="#user", value="{{ user }}"),
+               step("echo", "expect_text", selector="#echo", text="typed 9"),
+               step("missing", "fill", selector="#nothing", value="{{ user }}",
+                    timeout_seconds=0.5),
+               vars=(("user", "alice-123"),))
+    result = await check(t, ctx)
+    assert [s.reason for s in result.steps] == ["ok", "ok", "ok", "timeout"]
+    assert result.message == "step missing: #nothing not editable within 0.5s"
+    assert "alice" not in repr(result)
+
+
+async def test_each_check_gets_a_fresh_context(site: PageSite, ctx: ProbeContext) -> None:
+    t = target(step("open", "goto", url=site.page("/cookie")),
+               step("reload", "goto", url=site.page("/cookie")),
+               step("seen", "expect_text", text="cookie yes"))
+    first, second = await check(t, ctx), await check(t, ctx)
+    # Within a check the cookie is carried; the next check starts without it.
+    assert first.success, first.message
+    assert second.success, second.message
+    fresh = await check(target(step("open", "goto", url=site.page("/cookie")),
+                               step("seen", "expect_text", text="cookie no")), ctx)
+    assert fresh.success, fresh.message
+
+
+async def test_concurrency_cap_keeps_one_page_open(
+        site: PageSite, shared_pool: BrowserPool, tmp_path: Path) -> None:
+    shared_pool.configure(BrowserConfig(max_concurrency=1, screenshot_dir=str(tmp_path)))
+    ctx = ProbeContext(browsers=shared_pool)
+    site.slow_peak = site.slow_served = 0
+    t = target(step("open", "goto", url=site.page("/slow")), latency_seconds=5.0)
+    try:
+        results = await asyncio.gather(*(check(t, ctx) for _ in range(3)))
+    finally:
+        shared_pool.configure(BrowserConfig())
+    assert [r.reason for r in results] == ["ok"] * 3
+    assert (site.slow_peak, site.slow_served) == (1, 3)
+    # Waiting for the slot is not the page's time: each took one slow bundle, not three.
+    assert all(r.duration_seconds < 0.9 for r in results)
+
+
+async def test_waiting_for_a_slot_counts_against_the_timeout(
+        site: PageSite, shared_pool: BrowserPool, tmp_path: Path) -> None:
+    shared_pool.configure(BrowserConfig(max_concurrency=1, screenshot_dir=str(tmp_path)))
+    ctx = ProbeContext(browsers=shared_pool)
+    slow = target(step("open", "goto", url=site.page("/hang")), timeout=1.5)
+    quick = target(step("open", "goto", url=site.page("/ok")), timeout=0.5)
+    try:
+        hung, waited = await asyncio.gather(check(slow, ctx), check(quick, ctx))
+    finally:
+        shared_pool.configure(BrowserConfig())
+    assert hung.reason == "timeout"
+    assert (waited.reason, waited.message) == (
+        "timeout", "no browser page free (browser.max_concurrency 1) within 0.5s")
+
+
+async def test_degraded_when_slower_than_the_latency_threshold(
+        site: PageSite, ctx: ProbeContext) -> None:
+    result = await check(target(step("open", "goto", url=site.page("/ok")),
+                                latency_seconds=0.000_001), ctx)
+    assert (result.success, result.degraded, result.result_label) == (True, True, "degraded")
+
+
+async def test_screenshots_are_bounded(site: PageSite, shared_pool: BrowserPool,
+                                       tmp_path: Path) -> None:
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    old = [shots / f"web-transfer-2020010{i}T000000Z.png" for i in (1, 2, 3)]
+    for path in old:
+        path.write_bytes(b"old")
+    (shots / "notes.txt").write_text("kept")
+    shared_pool.configure(BrowserConfig(screenshot_dir=str(shots), max_screenshots=2))
+    ctx = ProbeContext(browsers=shared_pool)
+    result = await check(target(step("open", "goto", url=site.page("/no-button")),
+                                step("button", "wait_for", selector="#transfer",
+                                     timeout_seconds=0.3)), ctx)
+    new = Path(result.details["screenshot"])
+    assert sorted(p.name for p in shots.iterdir()) == sorted(
+        [old[2].name, new.name, "notes.txt"])
+
+
+async def test_a_killed_browser_is_relaunched(site: PageSite, ctx: ProbeContext) -> None:
+    pool = ctx.browsers
+    t = target(step("open", "goto", url=site.page("/ok")))
+    assert (await check(t, ctx)).success
+    launches, pid = pool.launches, pool._browser_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(50):  # the driver notices the lost pipe
+        if pool._browser is None:
+            break
+        await asyncio.sleep(0.05)
+    result = await check(t, ctx)
+    assert result.success, result.message
+    assert pool.launches == launches + 1
+
+
+async def test_missing_executable_is_a_browser_error_saying_how_to_fix() -> None:
+    pool = BrowserPool(BrowserConfig(executable="/nowhere/chromium"))
+    try:
+        result = await check(target(step("open", "goto", url="http://127.0.0.1/")),
+                             ProbeContext(browsers=pool))
+    finally:
+        await pool.aclose()
+    assert result.reason == "browser_error"
+    if importlib.util.find_spec("playwright") is not None:
+        assert result.message == ("browser /nowhere/chromium not found: apt-get install "
+                                  "chromium, or set browser.executable")
