@@ -142,8 +142,7 @@ class PageEvents:
 
     def _response(self, response: Response) -> None:
         request = response.request
-        if response.status >= 400 and not (
-                request.is_navigation_request() and request.frame.parent_frame is None):
+        if response.status >= 400 and not _main_document(request):
             self.failed_requests.append(
                 f"{request.method} {self.short_url(response.url)} {response.status}")
 
@@ -153,6 +152,16 @@ class PageEvents:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         return (parts.path or "/") if origin == self.origin else f"{origin}{parts.path}"
+
+
+def _main_document(request: Request) -> bool:
+    """The page's own document (its status is the ``goto`` step's business)."""
+    if not request.is_navigation_request():
+        return False
+    try:
+        return request.frame.parent_frame is None
+    except Exception:  # a service worker's request has no frame
+        return False
 
 
 async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:

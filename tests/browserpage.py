@@ -12,6 +12,7 @@ Pages (all under one :func:`page_server`):
 ``/slow``            loads ``/static/slow.js``, which the server holds 300 ms, counting how
                      many such requests are in flight at once (the pages open at once).
 ``/hang``            never answers.
+``/busy``            its script never returns (a hung renderer).
 ``/status/<code>``   answers with that status.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -106,6 +108,9 @@ def _app(site: PageSite) -> web.Application:
         await asyncio.Event().wait()  # cancelled when the server shuts down
         raise AssertionError("unreachable")
 
+    async def busy(_: web.Request) -> web.Response:
+        return _html("busy", "<p>Welcome</p><script>for (;;) {}</script>")
+
     async def status(request: web.Request) -> web.Response:
         return web.Response(status=int(request.match_info["code"]), text="<p>Oops</p>",
                             content_type="text/html")
@@ -115,16 +120,16 @@ def _app(site: PageSite) -> web.Application:
         web.get("/ok", ok), web.get("/static/app.js", app_js), web.get("/form", form),
         web.get("/missing-bundle", missing_bundle), web.get("/console-error", console_error),
         web.get("/no-button", no_button), web.get("/cookie", cookie), web.get("/slow", slow),
-        web.get("/static/slow.js", slow_js), web.get("/hang", hang),
+        web.get("/static/slow.js", slow_js), web.get("/hang", hang), web.get("/busy", busy),
         web.get("/status/{code}", status),
     ])
     return app
 
 
 @contextlib.asynccontextmanager
-async def page_server() -> AsyncIterator[PageSite]:
-    """Serve the pages above on 127.0.0.1, port 0."""
+async def page_server(*, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[PageSite]:
+    """Serve the pages above on 127.0.0.1, port 0 (over TLS with ``ssl_context``)."""
     site = PageSite(url="")
-    async with http_server(_app(site)) as url:
+    async with http_server(_app(site), ssl_context=ssl_context) as url:
         site.url = url
         yield site

@@ -25,7 +25,7 @@ from probes.context import ProbeContext
 from probes.result import ProbeResult
 from probes.runner import run_target
 from tests.browserpage import PageSite, page_server
-from tests.servers import closed_port
+from tests.servers import Pki, closed_port
 from tests.support import require
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -90,6 +90,7 @@ async def check(t: Target, ctx: ProbeContext) -> ProbeResult:
 
 async def test_ok_page_passes_every_step_and_reports_timings(
         site: PageSite, ctx: ProbeContext) -> None:
+    started = time.perf_counter()
     result = await check(target(
         step("open", "goto", url=site.page("/ok")),
         step("greeting", "expect_text", text="Welcome to the bank"),
@@ -99,8 +100,12 @@ async def test_ok_page_passes_every_step_and_reports_timings(
         step("console", "expect_no_console_errors"),
         step("requests", "expect_requests_ok"),
     ), ctx)
+    elapsed = time.perf_counter() - started
     assert result.success, result.message
     assert (result.reason, result.status_code, result.degraded) == ("ok", 200, False)
+    # The first check of the module started the browser, and that is not the page's time.
+    assert ctx.browsers.launches == 1
+    assert result.duration_seconds < elapsed - 0.2
     assert [(s.name, s.reason) for s in result.steps] == [
         ("open", "ok"), ("greeting", "ok"), ("button", "ok"), ("transfer", "ok"),
         ("started", "ok"), ("console", "ok"), ("requests", "ok")]
@@ -108,8 +113,9 @@ async def test_ok_page_passes_every_step_and_reports_timings(
     # The button appears 200 ms after the bundle ran: wait_for waited for it.
     assert result.steps[2].duration_seconds > 0.05
     assert result.duration_seconds >= sum(s.duration_seconds for s in result.steps)
-    assert {"ttfb_seconds", "fcp_seconds", "load_seconds",
-            "dom_content_loaded_seconds"} <= set(result.measurements)
+    # The button's arrival shifts the layout: CLS is measured (and small), as is LCP.
+    assert set(result.measurements) == {"ttfb_seconds", "fcp_seconds", "lcp_seconds", "cls",
+                                        "dom_content_loaded_seconds", "load_seconds"}
     m = result.measurements
     assert 0 < m["ttfb_seconds"] <= m["dom_content_loaded_seconds"] <= m["load_seconds"] < 10
     assert "screenshot" not in result.details
@@ -186,6 +192,17 @@ async def test_server_that_never_answers_ends_by_the_timeout(
     assert result.message.startswith("step open: page not loaded within")
 
 
+async def test_a_hung_page_cannot_outlive_the_timeout(
+        site: PageSite, ctx: ProbeContext) -> None:
+    t = target(step("open", "goto", url=site.page("/busy")), timeout=2.0)
+    started = time.perf_counter()
+    result = await check(t, ctx)
+    assert time.perf_counter() - started < 2.0 + MARGIN_SECONDS
+    assert (result.reason, result.details["step"]) == ("timeout", "open")
+    after = await check(target(step("open", "goto", url=site.page("/ok"))), ctx)
+    assert after.success, after.message
+
+
 async def test_main_document_error_status_fails_http_status(
         site: PageSite, ctx: ProbeContext) -> None:
     result = await check(target(step("open", "goto", url=site.page("/status/503"))), ctx)
@@ -200,6 +217,17 @@ async def test_refused_connection_and_unknown_name(ctx: ProbeContext) -> None:
         "connect_refused", "step open: ERR_CONNECTION_REFUSED")
     unknown = await check(target(step("open", "goto", url="http://omniwatch.invalid/")), ctx)
     assert (unknown.reason, unknown.message) == ("dns", "step open: ERR_NAME_NOT_RESOLVED")
+
+
+async def test_untrusted_certificate_is_tls_unless_ignored(
+        ctx: ProbeContext, tmp_path: Path) -> None:
+    pki = Pki(tmp_path)  # a CA the browser does not trust
+    async with page_server(ssl_context=pki.server_context()) as tls_site:
+        steps = (step("open", "goto", url=tls_site.page("/ok")),)
+        refused = await check(target(*steps), ctx)
+        ignored = await check(target(*steps, ignore_https_errors=True), ctx)
+    assert (refused.reason, refused.message) == ("tls", "step open: ERR_CERT_AUTHORITY_INVALID")
+    assert ignored.success, ignored.message
 
 
 async def test_fill_types_the_variable_and_never_shows_it(
