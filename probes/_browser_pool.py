@@ -100,14 +100,29 @@ class BrowserPool:
                 async with asyncio.timeout(LAUNCH_SECONDS):
                     await playwright.stop()
 
+    def prepare(self) -> None:
+        """Start launching the browser now, in the background, if it is not running.
+
+        A monitor with browser targets calls this when it starts (and after a reload that
+        adds one): the launch takes seconds, which its first check would otherwise spend
+        from its own timeout.  A failed launch is retried, and reported, by that check.
+        """
+        if self._launching is None and self._browser is None:
+            self._start_launch()
+
+    async def start(self) -> None:
+        """Start the browser now and wait for it (``omniwatch probe``, before its first
+        check); raises :class:`BrowserUnavailable` when it cannot start."""
+        await self._running_browser()
+
     @contextlib.asynccontextmanager
     async def page(self, *, viewport: tuple[int, int], ignore_https_errors: bool,
                    deadline: float) -> AsyncIterator[Page]:
         """A new page in a new context, closed on exit; waits for a free slot first.
 
-        ``deadline`` is the check's (``loop.time()``): raises ``TimeoutError`` (with a
-        message) if no slot frees up or the browser does not start by then, and
-        :class:`BrowserUnavailable` if it cannot start at all.
+        ``deadline`` is the check's (``loop.time()``).  Raises ``TimeoutError`` (with a
+        message) if no slot frees up by then, and :class:`BrowserUnavailable` if the
+        browser cannot start, is still starting, or fails to open the page in time.
         """
         semaphore = self._semaphore
         try:
@@ -117,15 +132,8 @@ class BrowserPool:
             raise TimeoutError(f"no browser page free (browser.max_concurrency "
                                f"{self.config.max_concurrency})") from None
         try:
+            browser, context, page = await self._open(viewport, ignore_https_errors, deadline)
             try:
-                async with asyncio.timeout_at(deadline):
-                    browser = await self._running_browser()
-            except TimeoutError:
-                raise TimeoutError("the browser was still starting") from None
-            context = await self._new_context(browser, viewport, ignore_https_errors, deadline)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    page = await context.new_page()
                 self.pages_open += 1
                 try:
                     yield page
@@ -135,6 +143,30 @@ class BrowserPool:
                 await self._close_context(context, browser)
         finally:
             semaphore.release()
+
+    async def _open(self, viewport: tuple[int, int], ignore_https_errors: bool,
+                    deadline: float) -> tuple[Browser, BrowserContext, Page]:
+        try:
+            async with asyncio.timeout_at(deadline):
+                browser = await self._running_browser()
+        except TimeoutError:
+            raise BrowserUnavailable("the browser was still starting when the check's "
+                                     "time ran out") from None
+        try:
+            context = await self._new_context(browser, viewport, ignore_https_errors, deadline)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    page = await context.new_page()
+            except BaseException:
+                await self._close_context(context, browser)
+                raise
+        except TimeoutError:
+            raise BrowserUnavailable("the browser did not open a page before the check's "
+                                     "time ran out") from None
+        except Exception as exc:  # crashed or disconnected meanwhile
+            raise BrowserUnavailable(f"the browser did not open a page: {_first_line(exc)}"
+                                     ) from None
+        return browser, context, page
 
     async def _new_context(self, browser: Browser, viewport: tuple[int, int],
                            ignore_https_errors: bool, deadline: float) -> BrowserContext:
@@ -174,17 +206,21 @@ class BrowserPool:
         if browser is not None and browser.is_connected():
             return browser
         self._browser = self._browser_pid = None
-        if self._launching is None:
-            self._launching = asyncio.ensure_future(self._launch(self.config.executable))
-            self._launching.add_done_callback(self._launched)
-        return await asyncio.shield(self._launching)
+        launching = self._launching or self._start_launch()
+        return await asyncio.shield(launching)
+
+    def _start_launch(self) -> asyncio.Task[Browser]:
+        launching = asyncio.ensure_future(self._launch(self.config.executable))
+        launching.add_done_callback(self._launched)
+        self._launching = launching
+        return launching
 
     def _launched(self, task: asyncio.Task[Browser]) -> None:
         if self._launching is task:
             self._launching = None
         # Retrieved here so that a launch every waiter gave up on does not warn.
-        if not task.cancelled():
-            task.exception()
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("browser_launch_failed", extra={"error": str(task.exception())})
 
     async def _launch(self, executable: str) -> Browser:
         try:
@@ -207,9 +243,8 @@ class BrowserPool:
             playwright, self._playwright = self._playwright, None
             if playwright is not None:
                 self._spawn(_stop(playwright))
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BrowserUnavailable(
-                f"browser {executable} did not start ({first[:200]}): check it runs "
+                f"browser {executable} did not start ({_first_line(exc)}): check it runs "
                 "(apt-get install chromium), or set browser.executable") from None
         self.launches += 1
         self._browser_pid = await _browser_pid(browser)
@@ -246,6 +281,12 @@ class BrowserPool:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line, short: Playwright appends call logs that quote the page."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 async def _browser_pid(browser: Browser) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import signal
@@ -24,7 +25,7 @@ from monitor.config.model import BrowserConfig, Target
 from monitor.flows import measurement_text
 from monitor.tables import format_table
 from probes import PROBES, ProbeFn
-from probes._browser_pool import BrowserPool
+from probes._browser_pool import BrowserPool, BrowserUnavailable
 from probes.context import ProbeContext
 from probes.result import PHASES, ProbeResult
 from probes.runner import run_target
@@ -180,6 +181,11 @@ async def probe_all(targets: Sequence[Target], count: int, interval: float,
                 sys.stderr.write(f"\rprobing… {done}/{total}")
                 sys.stderr.flush()
 
+    if any(t.kind == "browser" for t in targets):
+        # The launch takes seconds: not from the first check's timeout.  A browser that
+        # cannot start is reported by each browser check.
+        with contextlib.suppress(BrowserUnavailable):
+            await ctx.browsers.start()
     loop = asyncio.get_running_loop()
     work = asyncio.gather(*(one(s) for s in series))
     interrupted = False

@@ -117,8 +117,7 @@ class Monitor:
 
     def start(self) -> None:
         """Schedule every target (needs a running event loop)."""
-        # The shared browser itself starts with the first browser check, if any.
-        self.ctx.browsers.configure(self.config.browser)
+        self._prepare_browser()
         for t in self.config.targets:
             self.state.ensure(t.channel, t.name, t.kind)
         self._scheduler.sync(self.config.targets)
@@ -131,6 +130,13 @@ class Monitor:
         self.started = True
         log.info("monitor_started", extra={"targets": len(self._targets),
                                            "config": self.config.source})
+
+    def _prepare_browser(self) -> None:
+        # Only a monitor with browser targets starts a browser, and it does so now: the
+        # launch takes seconds that the first check would otherwise take from its timeout.
+        self.ctx.browsers.configure(self.config.browser)
+        if any(t.kind == "browser" for t in self.config.targets):
+            self.ctx.browsers.prepare()
 
     def _start_consistency(self) -> None:
         # The check in progress is cancelled (its statements ended) and the new schedule's
@@ -213,7 +219,6 @@ class Monitor:
             log.warning("store_change_needs_restart", extra={"config": config.source})
         consistency_changed = config.consistency != self.config.consistency
         self.config = config
-        self.ctx.browsers.configure(config.browser)
         self._targets = dict(new.targets)
         self._exclusions = new.exclusions
         if self.alerting is not None:
@@ -229,6 +234,7 @@ class Monitor:
             self.state.ensure(t.channel, t.name, t.kind)
             self.state.configure_steps(t)  # a renamed or removed step's series go
         if self.started:
+            self._prepare_browser()
             self._scheduler.update(added=diff.added, removed=diff.removed,
                                    retimed=diff.retimed)
             if consistency_changed:

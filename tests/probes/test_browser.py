@@ -7,6 +7,7 @@ is the slow part.  Skipped without Chromium or Playwright, failed instead under 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import os
 import re
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from monitor.config.model import BrowserConfig, BrowserSpec, BrowserStep, Target
+from monitor.config.model import BrowserConfig, BrowserSpec, BrowserStep, Channel, Config, Target
+from monitor.runtime.monitor import Monitor
 from probes import PROBES
 from probes._browser_pool import BrowserPool
 from probes.context import ProbeContext
@@ -340,3 +342,26 @@ async def test_missing_executable_is_a_browser_error_saying_how_to_fix() -> None
     if importlib.util.find_spec("playwright") is not None:
         assert result.message == ("browser /nowhere/chromium not found: apt-get install "
                                   "chromium, or set browser.executable")
+
+
+async def test_monitor_starts_the_browser_with_browser_targets_and_closes_it(
+        site: PageSite, tmp_path: Path) -> None:
+    _require_browser()
+    t = dataclasses.replace(target(step("open", "goto", url=site.page("/ok"))),
+                            interval_seconds=3600.0)
+    config = Config(channels=(Channel(name="website", targets=(t,)),),
+                    browser=BrowserConfig(screenshot_dir=str(tmp_path), max_concurrency=1))
+    monitor = Monitor(config)
+    pool = monitor.ctx.browsers
+    monitor.start()
+    try:
+        assert pool.config.max_concurrency == 1
+        await pool.start()  # already launching: the same launch
+        assert pool.launches == 1
+        result = await monitor.probe_now(t.name)
+        assert result is not None
+        assert result.success, result.message
+    finally:
+        await monitor.stop()
+    assert pool._browser is None
+    assert pool._playwright is None
