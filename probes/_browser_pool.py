@@ -14,9 +14,9 @@ Bounded at every step, because a probe must never outlive its timeout:
 * waiting for a page slot and for the browser to start count against the check's own
   deadline (the launch itself runs in a task of its own, so a check that gives up does
   not leave a half-started browser: the next check gets it);
-* closing a check's context is bounded by :data:`CLOSE_SECONDS`; a browser that cannot
-  even do that is killed (by the process id it reported at launch), and the next check
-  launches a new one — as after a crash or a disconnect.
+* closing a check's context may take until :data:`CLOSE_SECONDS` past its deadline; a
+  browser that cannot even do that is killed (by the process id it reported at launch),
+  and the next check launches a new one — as after a crash or a disconnect.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ log = logging.getLogger("omniwatch.browser")
 LAUNCH_ARGS: Final = ("--disable-dev-shm-usage",)
 # A cold Chromium on a busy machine starts in 1-3 s; past this it is not going to.
 LAUNCH_SECONDS: Final = 30.0
-# Closing a context takes milliseconds; the runner's guard allows one second past the
-# check's timeout, so this leaves room for the kill that follows a hang.
+# Closing a context takes milliseconds (half a second on a busy machine); it may take
+# until this long past the check's deadline, inside the runner's one-second guard.
 CLOSE_SECONDS: Final = 0.5
 
 
@@ -140,7 +140,7 @@ class BrowserPool:
                 finally:
                     self.pages_open -= 1
             finally:
-                await self._close_context(context, browser)
+                await self._close_context(context, browser, deadline)
         finally:
             semaphore.release()
 
@@ -158,7 +158,7 @@ class BrowserPool:
                 async with asyncio.timeout_at(deadline):
                     page = await context.new_page()
             except BaseException:
-                await self._close_context(context, browser)
+                await self._close_context(context, browser, deadline)
                 raise
         except TimeoutError:
             raise BrowserUnavailable("the browser did not open a page before the check's "
@@ -189,11 +189,15 @@ class BrowserPool:
     def _close_orphan(self, task: asyncio.Task[BrowserContext]) -> None:
         if task.cancelled() or task.exception() is not None:
             return
-        self._spawn(self._close_context(task.result(), None))
+        self._spawn(self._close_context(task.result(), None, 0.0))
 
-    async def _close_context(self, context: BrowserContext, browser: Browser | None) -> None:
+    async def _close_context(self, context: BrowserContext, browser: Browser | None,
+                             deadline: float) -> None:
+        # A check done early may use the rest of its time: a busy machine can take
+        # half a second to close a context, and a needless kill costs a relaunch.
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(CLOSE_SECONDS):
+            async with asyncio.timeout_at(max(loop.time(), deadline) + CLOSE_SECONDS):
                 await context.close()
         except TimeoutError:
             log.warning("browser_hung", extra={"action": "killed"})

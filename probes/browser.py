@@ -341,7 +341,8 @@ def _short(text: str) -> str:
 
 async def _measure(page: Page, deadline: float) -> dict[str, float]:
     left = deadline - asyncio.get_running_loop().time()
-    if left < _MIN_LEFT_SECONDS:
+    # Chromium's own error page (a failed navigation) has timings too, not the site's.
+    if left < _MIN_LEFT_SECONDS or not page.url.startswith(("http:", "https:")):
         return {}
     try:
         async with asyncio.timeout(min(left, _MEASURE_SECONDS)):

@@ -217,6 +217,7 @@ async def test_refused_connection_and_unknown_name(ctx: ProbeContext) -> None:
                                       url=f"http://127.0.0.1:{closed_port()}/")), ctx)
     assert (refused.reason, refused.message) == (
         "connect_refused", "step open: ERR_CONNECTION_REFUSED")
+    assert refused.measurements == {}  # Chromium's error page is not the site
     unknown = await check(target(step("open", "goto", url="http://omniwatch.invalid/")), ctx)
     assert (unknown.reason, unknown.message) == ("dns", "step open: ERR_NAME_NOT_RESOLVED")
 
