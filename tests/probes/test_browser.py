@@ -366,3 +366,23 @@ async def test_monitor_starts_the_browser_with_browser_targets_and_closes_it(
         await monitor.stop()
     assert pool._browser is None
     assert pool._playwright is None
+
+
+async def test_reload_restarts_the_browser_only_for_a_new_executable(
+        site: PageSite, ctx: ProbeContext, tmp_path: Path) -> None:
+    pool = ctx.browsers
+    t = target(step("open", "goto", url=site.page("/ok")))
+    assert (await check(t, ctx)).success
+    launches = pool.launches
+    pool.configure(BrowserConfig(screenshot_dir=str(tmp_path), max_concurrency=3))
+    assert (await check(t, ctx)).success
+    assert pool.launches == launches
+    # The same binary by another path is another executable to the pool.
+    other = str(Path(CHROMIUM).parent / ".." / "bin" / Path(CHROMIUM).name)
+    pool.configure(BrowserConfig(executable=other, screenshot_dir=str(tmp_path)))
+    try:
+        result = await check(t, ctx)
+    finally:
+        pool.configure(BrowserConfig(screenshot_dir=str(tmp_path)))
+    assert result.success, result.message
+    assert pool.launches == launches + 1
