@@ -44,6 +44,11 @@ ENV = {
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/hook-token",
     "WEBHOOK_SECRET": "webhook-signing-secret",
     "OMNIWATCH_API_TOKEN": "api-token",
+    "JOURNEY_USER": "test-customer",
+    "JOURNEY_PASSWORD": "journey-pw",
+    "WEB_USER": "web-test-customer",
+    "WEB_PASSWORD": "web-pw",
+    "BRANCH_DEVICE_TOKEN": "device-token",
 }
 
 
@@ -91,7 +96,10 @@ def test_valid_fixture_loads(name: str) -> None:
 def test_example_file_validates() -> None:
     config = load_config(EXAMPLE, env=ENV)
     assert {c.name for c in config.channels} == {"app", "website", "miniprogram", "branch"}
-    assert {t.kind for t in config.targets} == {"http", "tcp", "dns", "tls"}
+    assert {t.kind for t in config.targets} == {"http", "tcp", "dns", "tls", "journey",
+                                                "browser"}
+    assert [o.target for o in config.journeys.objectives] == ["mini-account-opening",
+                                                              "app-transfer"]
     app_api = config.target("app-api-health")
     assert app_api is not None
     assert isinstance(app_api.spec, HttpSpec)
@@ -118,6 +126,11 @@ def test_example_file_names_its_missing_secrets() -> None:
         "environment variable APP_DSN is not set",
         "environment variable OMNIWATCH_API_TOKEN is not set",
         "environment variable SLACK_BOT_TOKEN is not set",
+        "environment variable JOURNEY_USER is not set",
+        "environment variable JOURNEY_PASSWORD is not set",
+        "environment variable WEB_USER is not set",
+        "environment variable WEB_PASSWORD is not set",
+        "environment variable BRANCH_DEVICE_TOKEN is not set",
     }
 
 
