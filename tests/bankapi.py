@@ -14,6 +14,7 @@ balance    ``GET /api/accounts/<acct>/balance``    needs ``Authorization: Bearer
                                                    account; ``{"balance": "10.00",
                                                    "currency": "CNY"}``, ``X-Request-Id``
 transfer   ``POST /api/transfers``                 needs the cookie; ``{"id": "tr-N"}``
+                                                   (``transfer_prefix`` instead of ``tr-``)
 cancel     ``DELETE /api/transfers/<id>``          needs the cookie; records the id in
                                                    :attr:`BankApi.cancellations`
 logout     ``GET /api/logout``                     ends the session, expires the cookie
@@ -78,6 +79,7 @@ class BankApi:
     faults: dict[str, Fault] = field(default_factory=dict)
     keep_alive: bool = True
     drop_idle: bool = False
+    transfer_prefix: str = "tr-"  # of the ids transfers get: "tr-N"
     port: int = 0
     connections: int = 0
     requests: Counter[str] = field(default_factory=Counter)
@@ -147,7 +149,7 @@ class BankApi:
         if session is None or session not in self.sessions.values():
             return _json(401, {"code": "401"})
         if step == "transfer":
-            return _json(200, {"id": f"tr-{next(self._ids)}"})
+            return _json(200, {"id": f"{self.transfer_prefix}{next(self._ids)}"})
         if step == "cancel":
             transfer_id = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[1]
             self.cancellations.append(transfer_id)

@@ -1,7 +1,7 @@
 """``omniwatch probe`` on journey and browser targets: a row per step, JSON steps, no secret.
 
-The rendering is tested on hand-built results; the end-to-end tests walk a real fake bank
-on port 0 and skip while ``probes.journey`` is not written yet.
+The rendering is tested on hand-built results; the end-to-end tests walk the fake bank
+(:mod:`tests.bankapi`) on port 0.
 """
 
 from __future__ import annotations
@@ -16,16 +16,9 @@ from monitor.cli.probe import Series, probe_all, render_table, summarise
 from monitor.cli.probe_steps import summarise_steps
 from monitor.config.model import BrowserSpec, BrowserStep, Target
 from probes.result import ProbeResult, StepResult
-from tests.bank_api import (
-    BREAK,
-    SECRETS,
-    bank_app,
-    journey_config,
-    journey_probe_ready,
-    journey_target,
-)
+from tests.bankapi import Fault, bank_api
+from tests.journey_support import SECRETS, bank, journey_config, journey_target
 from tests.procs import run_omniwatch
-from tests.servers import http_server
 
 TARGET = journey_target("https://user:pw-in-url@bank.test")
 
@@ -153,17 +146,10 @@ def test_browser_measurements_and_screenshot_are_shown() -> None:
 
 # --- end to end against the fake bank ---------------------------------------------------
 
-needs_journey = pytest.mark.skipif(not journey_probe_ready(),
-                                   reason="probes.journey.probe not written yet")
-
-
-@needs_journey
 def test_probe_walks_the_bank_and_shows_no_secret() -> None:
     async def run() -> list[Series]:
-        app = bank_app()
-        app[BREAK].append("balance")
-        async with http_server(app) as base:
-            series, interrupted = await probe_all([journey_target(base)], 2, 0.0, False)
+        async with bank_api(bank(faults={"balance": Fault("bad_json")})) as api:
+            series, interrupted = await probe_all([journey_target(api.url)], 2, 0.0, False)
         assert not interrupted
         return series
     (series,) = asyncio.run(run())
@@ -180,18 +166,18 @@ def test_probe_walks_the_bank_and_shows_no_secret() -> None:
         assert secret not in shown
 
 
-@needs_journey
 def test_probe_command_on_a_configured_journey(tmp_path: Path) -> None:
     async def run() -> tuple[str, str]:
-        async with http_server(bank_app()) as base:
+        async with bank_api(bank()) as api:
             cfg = tmp_path / "omniwatch.yaml"
-            cfg.write_text(journey_config(base))
+            cfg.write_text(journey_config(api.url))
             table = await asyncio.to_thread(
                 run_omniwatch, "probe", "-c", str(cfg), "--target", "app-transfer")
             as_json = await asyncio.to_thread(
                 run_omniwatch, "probe", "-c", str(cfg), "--target", "app-transfer", "--json")
         assert table.returncode == 0, table.stderr
         assert as_json.returncode == 0, as_json.stderr
+        assert len(api.cancellations) == 2  # finally ran, with the extracted id
         return table.stdout, as_json.stdout
     table, as_json = asyncio.run(run())
     lines = _lines(table)

@@ -7,7 +7,6 @@ import asyncio
 import json
 
 import aiohttp
-import pytest
 
 from monitor.config.model import Channel, Config, HttpSpec, Target
 from monitor.metrics.exposition import render_targets
@@ -15,8 +14,8 @@ from monitor.metrics.state import ProbeState
 from monitor.runtime.monitor import Monitor
 from monitor.server.app import debug_text, start_server
 from probes.result import ProbeResult, StepResult
-from tests.bank_api import BREAK, PASSWORD, SECRETS, bank_app, journey_probe_ready, journey_target
-from tests.servers import http_server
+from tests.bankapi import ACCOUNT, PASSWORD, USER, Fault, bank_api
+from tests.journey_support import SECRETS, bank, journey_target
 
 TARGET = journey_target("http://127.0.0.1:9")
 RESULT = ProbeResult(
@@ -45,7 +44,8 @@ def test_debug_lists_steps_in_the_http_style() -> None:
     assert steps[1] == {
         "name": "balance", "success": False, "reason": "http_status",
         "duration_seconds": 0.01, "status_code": 401, "message": "status 401, expected 2xx",
-        "final": False, "skipped": False, "request": "GET http://127.0.0.1:9/api/balance"}
+        "final": False, "skipped": False,
+        "request": "GET http://127.0.0.1:9/api/accounts/{{ account }}/balance"}
     assert steps[3]["final"] is True
     assert steps[3]["skipped"] is True
     assert steps[3]["request"] == "DELETE http://127.0.0.1:9/api/transfers/{{ transfer_id }}"
@@ -60,7 +60,8 @@ def test_debug_never_shows_vars_or_header_templates_filled() -> None:
     facts, body = _debug(TARGET, RESULT)
     shown = json.dumps(facts) + body
     assert PASSWORD not in shown
-    assert "test-customer" not in shown
+    assert USER not in shown
+    assert ACCOUNT not in shown
     assert "Authorization" not in shown  # no header, not even its template
 
 
@@ -72,13 +73,10 @@ def test_debug_of_an_http_target_is_unchanged() -> None:
     assert "omniwatch_journey" not in body
 
 
-@pytest.mark.skipif(not journey_probe_ready(), reason="probes.journey.probe not written yet")
 def test_probe_debug_against_the_bank() -> None:
     async def run() -> str:
-        app = bank_app()
-        app[BREAK].append("balance")
-        async with http_server(app) as base:
-            target = journey_target(base)
+        async with bank_api(bank(faults={"balance": Fault("bad_json")})) as api:
+            target = journey_target(api.url)
             mon = Monitor(Config(channels=(Channel("app", targets=(target,)),)))
             runner, port = await start_server(mon, "127.0.0.1", 0)
             try:
