@@ -99,6 +99,12 @@ class JourneySpecs(ProbeSpecs):
             for where in dict.fromkeys(w for w, _ in _uses(exp.get(key), (*path, "expect", key))):
                 self.problem(where, "{{ name }} placeholders are filled only in the request "
                              "(url, header values, body, json)")
+        # Nor are the other request keys (method, tls.server_name, ...): sent as written.
+        for key in (k for k in request if k not in _FILLED):
+            for where in dict.fromkeys(w for w, _ in _uses(request[key],
+                                                           (*path, "request", key))):
+                self.problem(where, "{{ name }} placeholders are filled only in the request's "
+                             "url, header values, body and json")
         rules = raw.get("extract", {})
         found = (self.extract(var, rule, (*path, "extract", var)) for var, rule in rules.items())
         return JourneyStep(
