@@ -12,6 +12,13 @@ timeout) just as the request goes out.  When such a connection fails before any 
 of a response arrived, the request is sent once more on a fresh connection, as
 browsers do; a fresh connection's failure is the step's.  A reused connection costs no
 DNS, TCP or TLS: those phases stay 0 for the step.
+
+A connection is reused only by a step with the same TLS context: one opened without
+verification (``insecure_skip_verify``), or trusting another CA, or showing another
+client certificate, must not carry a later step that verifies, or the verification
+would be skipped.  Contexts come from :class:`probes.context.SslContextCache`, one per TLS
+config, so the context itself (held by the key, so its identity cannot be reused) is
+the TLS config's stand-in.
 """
 
 from __future__ import annotations
@@ -24,8 +31,13 @@ from probes import _http_request as req
 from probes._http_client import Exchange, Timeline
 from probes._http_errors import ProtocolError
 
-# Connections are pooled per (tls, host, port, TLS server name).
-_PoolKey = tuple[bool, str, int, str]
+# Connections are pooled per (tls, host, port, TLS server name, TLS context).
+_PoolKey = tuple[bool, str, int, str, ssl.SSLContext | None]
+
+
+def _key(at: req.Endpoint, ssl_context: ssl.SSLContext | None, server_name: str) -> _PoolKey:
+    # Plain http has no TLS context to tell apart, whatever the step configured.
+    return (at.tls, at.host, at.port, server_name, ssl_context if at.tls else None)
 
 
 @dataclass(slots=True)
@@ -61,7 +73,7 @@ class JourneyClient:
         (a completely read response) or ``finish(clean=False)``.  On any exception the
         connection is already closed.
         """
-        idle = self._idle.pop((at.tls, at.host, at.port, server_name), None)
+        idle = self._idle.pop(_key(at, ssl_context, server_name), None)
         if idle is not None:
             if not idle.transport.is_closing():
                 exchange = Exchange(self._loop, head=head, max_body_bytes=max_body_bytes)
@@ -93,13 +105,13 @@ class JourneyClient:
             raise
         return exchange
 
-    def release(self, at: req.Endpoint, server_name: str, exchange: Exchange,
-                cert_der: bytes | None) -> None:
+    def release(self, at: req.Endpoint, ssl_context: ssl.SSLContext | None,
+                server_name: str, exchange: Exchange, cert_der: bytes | None) -> None:
         """End ``exchange``, keeping its connection for the next request when HTTP allows."""
         transport = exchange.release()
         if transport is None:
             return
-        key = (at.tls, at.host, at.port, server_name)
+        key = _key(at, ssl_context, server_name)
         previous = self._idle.pop(key, None)
         if previous is not None:  # one idle connection per origin is all steps in turn need
             previous.transport.close()

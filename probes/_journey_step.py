@@ -106,8 +106,9 @@ async def run_step(
         except ValueError:  # UnicodeEncodeError included
             raise ProtocolError(BAD_REQUEST) from None
         server_name = (spec.tls.server_name if same_origin else None) or at.host
+        hop_context = ssl_context if at.tls else None
         exchange = await client.exchange(
-            at, ssl_context if at.tls else None, server_name, request, timeline,
+            at, hop_context, server_name, request, timeline,
             head=method == "HEAD", max_body_bytes=spec.max_body_bytes)
         released = False
         try:
@@ -129,7 +130,7 @@ async def run_step(
                     return StepOutcome(REASON_TOO_LARGE,
                                        f"body exceeds {spec.max_body_bytes} bytes",
                                        duration, status)
-                client.release(at, server_name, exchange, timeline.cert_der)
+                client.release(at, hop_context, server_name, exchange, timeline.cert_der)
                 released = True
                 failed = _judge(exchange, content, step, plan, client, url, values)
                 reason, message = failed or (REASON_OK, "")

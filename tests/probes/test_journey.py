@@ -478,7 +478,7 @@ async def test_a_reused_connection_costs_no_connect_phase() -> None:
                                                  head=False, max_body_bytes=1024)
                 timeline.close("first_byte", "body")
                 assert await exchange.read_body() is not None
-                client.release(at, at.host, exchange, None)
+                client.release(at, None, at.host, exchange, None)
                 timelines.append(timeline)
         finally:
             client.close()
