@@ -9,7 +9,8 @@ the value found at a JSON path the configuration names (``"status": "DOWN"``): a
 the author chose to check, shown only when it is a scalar and cut to
 :data:`MAX_SHOWN_VALUE_CHARS`, as an on-call engineer needs it to see what went wrong.
 Journey steps pass ``show_values=False``: there a response field is as likely to be a
-customer's balance or a token as a status, so only the path is named.
+customer's balance or a token as a status, so only the path is named, and a schema
+failure names the schema's location, not the document's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import codecs
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from monitor.config.model import HttpExpect
@@ -28,6 +29,8 @@ Failure = tuple[str, str]
 
 _MISSING: Final = object()
 MAX_SHOWN_VALUE_CHARS: Final = 64
+# Codecs Python calls text encodings that no HTTP body is written in (see decode_text).
+_NOT_CHARSETS: Final = frozenset(("idna", "punycode"))
 
 
 def status_ok(status: int, expected: Sequence[int]) -> bool:
@@ -46,15 +49,23 @@ def check_status(status: int, expected: Sequence[int]) -> Failure | None:
 
 
 def decode_text(body: bytes, charset: str | None) -> str:
-    """``body`` as text in its declared charset (UTF-8 when absent or unknown).
+    """``body`` as text in its declared charset (UTF-8 when absent, unknown or not text).
 
     Undecodable bytes become U+FFFD so a hostile body cannot make a regex check raise.
+    A codec that is not a text encoding (``base64``, ``zlib``) or is one for host names
+    (``idna``, ``punycode``: no ``replace`` handling, and quadratic on a large body) is
+    not a charset: the body is read as UTF-8.
     """
     encoding = "utf-8"
     if charset:
         with contextlib.suppress(LookupError):
-            encoding = codecs.lookup(charset).name
-    return body.decode(encoding, errors="replace")
+            info = codecs.lookup(charset)
+            if getattr(info, "_is_text_encoding", True) and info.name not in _NOT_CHARSETS:
+                encoding = info.name
+    try:
+        return body.decode(encoding, errors="replace")
+    except (LookupError, ValueError):  # a codec that still refuses: UnicodeError included
+        return body.decode("utf-8", errors="replace")
 
 
 def lookup(document: Any, path: str) -> Any:
@@ -138,10 +149,14 @@ def schema_validator(schema: Mapping[str, Any]) -> SchemaValidator:
     return validator
 
 
-def check_schema(document: Any, schema: Mapping[str, Any] | SchemaValidator) -> Failure | None:
+def check_schema(document: Any, schema: Mapping[str, Any] | SchemaValidator, *,
+                 show_values: bool = True) -> Failure | None:
     """A ``schema_mismatch`` naming the best-matching error's location and keyword.
 
-    ``schema`` is a schema or a validator from :func:`schema_validator`.
+    ``schema`` is a schema or a validator from :func:`schema_validator`.  The location is
+    the document's (``$.data.items[0]``); with ``show_values=False`` it is the schema's
+    instead (``#/properties/data/required``): a document's keys are response data too (an
+    object keyed by account number), the schema's are the configuration's.
     """
     from jsonschema.exceptions import best_match
 
@@ -149,7 +164,16 @@ def check_schema(document: Any, schema: Mapping[str, Any] | SchemaValidator) -> 
     error = best_match(validator.iter_errors(document))
     if error is None:
         return None
+    if not show_values:
+        return REASON_SCHEMA_MISMATCH, (f"body fails schema keyword {error.validator} at "
+                                        f"{schema_pointer(error.absolute_schema_path)}")
     return REASON_SCHEMA_MISMATCH, f"body fails schema at {error.json_path}: {error.validator}"
+
+
+def schema_pointer(path: Iterable[str | int]) -> str:
+    """A schema location as a JSON Pointer fragment (``#/properties/a~1b/type``)."""
+    return "#" + "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}"
+                         for part in path)
 
 
 def check_body(body: bytes, charset: str | None, expect: HttpExpect,
@@ -181,5 +205,6 @@ def check_body(body: bytes, charset: str | None, expect: HttpExpect,
         if failed is not None:
             return failed
     if expect.json_schema is not None:
-        return check_schema(document, validator or expect.json_schema)
+        return check_schema(document, validator or expect.json_schema,
+                            show_values=show_values)
     return None

@@ -219,6 +219,25 @@ def _domain_match(host: str, domain: str) -> bool:
                               and not host.replace(".", "").isdigit())
 
 
+def _is_delta(arg: str) -> bool:
+    # RFC 6265's max-age-av: an optional "-" and ASCII digits ("²".isdigit() is True).
+    digits = arg.removeprefix("-")
+    return digits.isascii() and digits.isdigit()
+
+
+def _expires_by(date: str, now: float) -> bool:
+    """True when the ``Expires`` ``date`` is at or before ``now``.
+
+    A date that cannot be read (or whose year no calendar holds: ``01 Jan 99999``) means
+    no expiry: a hostile header must not make the probe raise.
+    """
+    try:
+        when = email.utils.parsedate_tz(date)
+        return when is not None and email.utils.mktime_tz(when) <= now
+    except (ValueError, OverflowError, IndexError, TypeError):
+        return False
+
+
 def store_cookies(jar: CookieJar, url: URL, set_cookies: Sequence[bytes], now: float) -> None:
     """Update ``jar`` with the ``Set-Cookie`` values of a response from ``url``."""
     host = url.raw_host or ""
@@ -239,11 +258,11 @@ def store_cookies(jar: CookieJar, url: URL, set_cookies: Sequence[bytes], now: f
                 path = arg
             elif key == "secure":
                 secure = True
-            elif key == "max-age" and arg.lstrip("-").isdigit():
-                expired = int(arg) <= 0
+            elif key == "max-age" and _is_delta(arg):
+                # Only "zero or less?" matters: no int() of a hostile 5,000-digit value.
+                expired = arg.startswith("-") or not arg.strip("0")
             elif key == "expires":
-                when = email.utils.parsedate_tz(arg)
-                expired = when is not None and email.utils.mktime_tz(when) <= now
+                expired = _expires_by(arg, now)
         if not _domain_match(host, domain):
             continue  # a cookie for someone else's domain is ignored
         key3 = (domain, path, name)

@@ -434,6 +434,28 @@ async def test_cookies_follow_the_redirect_chain(base: str, app: web.Application
     assert app[SEEN][0]["headers"]["Cookie"] == "session=abc"  # not the /elsewhere one
 
 
+async def test_a_redirect_with_an_unreadable_cookie_date_is_followed() -> None:
+    # "Expires" in year 99999 made the cookie jar raise (mktime_tz): now it is no expiry.
+    cookies: list[str | None] = []
+
+    async def bad_date(_: web.Request) -> web.Response:
+        return web.Response(status=302, headers={
+            "Location": "/landing",
+            "Set-Cookie": "sid=abc; Path=/; Expires=Wed, 01 Jan 99999 00:00:00 GMT"})
+
+    async def landing(request: web.Request) -> web.Response:
+        cookies.append(request.headers.get("Cookie"))
+        return web.Response(text="ok")
+
+    hostile = web.Application()
+    hostile.router.add_get("/bad-date", bad_date)
+    hostile.router.add_get("/landing", landing)
+    async with http_server(hostile) as base:
+        result = await run(target(f"{base}/bad-date"))
+    assert (result.success, result.status_code) == (True, 200), result.message
+    assert cookies == ["sid=abc"]
+
+
 async def test_credentials_stay_with_the_configured_origin(app: web.Application) -> None:
     other = make_app()
     async with http_server(app) as first, http_server(other) as second:

@@ -45,6 +45,8 @@ def test_check_status_messages() -> None:
 def test_decode_text_tolerates_bad_charsets() -> None:
     assert expect.decode_text("é".encode("latin-1"), "latin-1") == "é"
     assert expect.decode_text(b"ok\xff", "no-such-charset") == "ok\ufffd"
+    for not_text in ("base64", "zlib", "rot13", "hex", "idna", "punycode", "uu"):
+        assert expect.decode_text("café\xff".encode(), not_text) == "café\xff", not_text
 
 
 def test_deeply_nested_json_is_a_mismatch_not_a_crash() -> None:
@@ -208,6 +210,22 @@ def test_cookie_jar_across_hops() -> None:
     assert req.cookie_header(jar, URL("https://other.test/")) is None
     req.store_cookies(jar, origin, [b"sid=x; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT"], 1e9)
     assert req.cookie_header(jar, URL("https://a.bank.test/")) == "wide=3"
+
+
+def test_hostile_cookie_dates_and_ages_never_raise() -> None:
+    jar: req.CookieJar = {}
+    origin = URL("https://a.bank.test/")
+    req.store_cookies(jar, origin, [
+        b"far=1; Expires=Wed, 01 Jan 99999 00:00:00 GMT",  # no calendar: no expiry
+        b"junk=2; Expires=not a date",
+        b"tz=3; Expires=Wed, 01 Jan 2020 00:00:00 +99999999999999999999999",  # long past
+        b"huge=4; Max-Age=" + b"9" * 5000,  # past int()'s digit limit
+        b"sup=5; Max-Age=\xc2\xb2",  # "2" as a superscript: a digit, not an int
+        b"neg=6; Max-Age=--5",  # not a number: ignored
+        b"zeros=7; Max-Age=000",
+        b"minus=8; Max-Age=-0",
+    ], now=1e9)
+    assert req.cookie_header(jar, origin) == "far=1; junk=2; huge=4; sup=5; neg=6"
 
 
 def test_classify_messages() -> None:
