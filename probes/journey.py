@@ -10,7 +10,11 @@ journey's ``vars`` and what earlier steps extracted.
 Deadline: ``target.timeout_seconds`` bounds the whole run, ``finally`` steps included.
 When there are ``finally`` steps the main steps must end 25% of the timeout earlier, so
 that a hung step still leaves cancel and logout their time.  A step that hits its
-deadline fails with ``timeout``, the message naming the stage as the http probe's does.
+deadline fails with ``timeout``, the message naming the stage as the http probe's does,
+and the time that step had (from its start to its deadline).  Anything else a step
+raises (a bug, or a response no check foresaw) fails that step with ``protocol``
+("internal error: ValueError"), is logged once with its traceback (not its text, which
+may quote the response), and the ``finally`` steps still run.
 
 The result:
 
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -49,21 +54,29 @@ from probes.result import (
     PHASES,
     REASON_EXTRACT,
     REASON_OK,
+    REASON_PROTOCOL,
     REASON_TIMEOUT,
     REASON_TLS,
     ProbeResult,
     StepResult,
 )
 
+log = logging.getLogger("omniwatch.probe")
+
 # Share of the timeout kept for ``finally`` steps after the main steps' deadline.
 FINALLY_RESERVE_RATIO = 0.25
 SKIPPED = "skipped"
+
+
+class StepBug(Exception):
+    """Logged in place of what a step raised: its type name and traceback, no text."""
 
 
 @dataclass(slots=True)
 class _Run:
     """What one journey run has gathered so far."""
 
+    target: str  # its name, for the log
     values: dict[str, str]
     client: JourneyClient
     steps: list[StepResult] = field(default_factory=list)
@@ -89,7 +102,7 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     started_at = time.time()
     start = time.perf_counter()
     deadline = loop.time() + timeout
-    run = _Run(dict(spec.vars), JourneyClient(loop))
+    run = _Run(target.name, dict(spec.vars), JourneyClient(loop))
     try:
         failed: StepResult | None = None
         for step, step_plan in zip(spec.steps, plan.steps, strict=True):
@@ -97,14 +110,14 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
                 run.steps.append(StepResult(step.name, False, SKIPPED, 0.0, skipped=True))
                 continue
             result = await _step(step, step_plan, run, ctx, deadline - reserve,
-                                 timeout - reserve, final=False, after_failure=False)
+                                 final=False, after_failure=False)
             run.steps.append(result)
             if not result.success:
                 failed = result
         main_failed = failed is not None
         last_main = run.steps[-1] if run.steps else None
         for step, step_plan in zip(spec.finally_steps, plan.finally_steps, strict=True):
-            result = await _step(step, step_plan, run, ctx, deadline, timeout,
+            result = await _step(step, step_plan, run, ctx, deadline,
                                  final=True, after_failure=main_failed)
             run.steps.append(result)
             if failed is None and not result.success:  # only when every main step passed
@@ -116,8 +129,7 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
 
 
 async def _step(step: JourneyStep, plan: StepPlan, run: _Run, ctx: ProbeContext,
-                deadline: float, budget: float, *, final: bool,
-                after_failure: bool) -> StepResult:
+                deadline: float, *, final: bool, after_failure: bool) -> StepResult:
     missing = [name for name in plan.needs if name not in run.values]
     if missing:
         message = f"needs {missing[0]}, which no step extracted"
@@ -132,6 +144,7 @@ async def _step(step: JourneyStep, plan: StepPlan, run: _Run, ctx: ProbeContext,
         return StepResult(step.name, False, REASON_TLS,
                           0.0, f"cannot load TLS files: {os_reason(exc)}", final=final)
     start = time.perf_counter()
+    had = deadline - asyncio.get_running_loop().time()  # this step's time, for the message
     timeline = Timeline(start)
     status: int | None = None
     try:
@@ -142,10 +155,18 @@ async def _step(step: JourneyStep, plan: StepPlan, run: _Run, ctx: ProbeContext,
         duration, status = outcome.duration_seconds, outcome.status_code
     except TimeoutError:
         reason = REASON_TIMEOUT
-        message = f"no answer within {max(budget, 0.0):g}s ({timeline.stage})"
+        message = f"no answer within {_seconds(had)}s ({timeline.stage})"
         duration = time.perf_counter() - start
     except (OSError, ProtocolError) as exc:
         reason, message = classify(exc, timeline.stage, timeline.hop)
+        duration = time.perf_counter() - start
+    except Exception as exc:  # one step's bug (or unforeseen response) ends that step only
+        # The traceback without the exception's text, which may quote the response
+        # ("year 99999 is out of range"): where it broke is what helps, never a value.
+        bug = StepBug(type(exc).__name__).with_traceback(exc.__traceback__)
+        log.error("journey_step_bug", exc_info=bug,
+                  extra={"target": run.target, "step": step.name})
+        reason, message = REASON_PROTOCOL, f"internal error: {type(exc).__name__}"
         duration = time.perf_counter() - start
     for phase, seconds in timeline.phases.items():
         run.phases[phase] += seconds
@@ -153,6 +174,12 @@ async def _step(step: JourneyStep, plan: StepPlan, run: _Run, ctx: ProbeContext,
         run.certs.add(timeline.cert_der)
     return StepResult(step.name, reason == REASON_OK, reason, duration, message,
                       status_code=status, final=final)
+
+
+def _seconds(seconds: float) -> str:
+    """``seconds`` for a message: tenths from 1 s up (``1.4``), hundredths below (``0.75``)."""
+    seconds = max(seconds, 0.0)
+    return f"{round(seconds, 1 if seconds >= 1 else 2):g}"
 
 
 def _slow(spec: JourneySpec, steps: list[StepResult], duration: float) -> bool:
