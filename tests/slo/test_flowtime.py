@@ -66,6 +66,22 @@ def test_percentile_is_within_one_bin_of_the_exact_one(samples: list[float], p: 
     lower, upper = bin_range(flow_bin(want))
     assert lower <= got <= upper
     assert abs(got - want) <= upper - lower
+    assert min(samples) <= got <= max(samples)  # never outside the observed runs
+
+
+@settings(max_examples=200, deadline=None)
+@given(d=durations, n=st.integers(min_value=1, max_value=500),
+       p=st.floats(min_value=0.1, max_value=99.9))
+def test_a_single_valued_sample_reads_back_exactly(d: float, n: int, p: float) -> None:
+    assert histogram_of([d] * n).percentile(p) == d
+
+
+def test_every_run_at_3_9s_meets_a_4s_max() -> None:
+    # The review's case: interpolation alone reads ~4.27 s, past every run.
+    h = histogram_of([3.9] * 50)
+    assert (percentile(h.bins or {}, 95) or 0.0) > 4.0
+    assert h.percentile(95) == h.percentile(50) == 3.9
+    assert met(h.percentile(95), FlowObjective("transfer", 95, max_seconds=4.0)) is True
 
 
 @settings(max_examples=100, deadline=None)
@@ -76,7 +92,17 @@ def test_merge_equals_the_histogram_of_all_samples(parts: list[list[float]]) -> 
     assert merged.runs == whole.runs
     assert merged.bins == whole.bins
     assert merged.duration_sum == pytest.approx(whole.duration_sum)
+    assert (merged.min_seconds, merged.max_seconds) == (whole.min_seconds, whole.max_seconds)
     assert merged.start == min((i * 3600 for i, p in enumerate(parts) if p), default=0)
+
+
+def test_a_merge_with_a_part_of_unknown_extremes_clamps_nothing() -> None:
+    known = histogram_of([3.9] * 4)
+    unknown = FlowHistogram(3600, 1, 9.0, {flow_bin(9.0): 1})  # extremes not given
+    merged = merge([known, unknown, FlowHistogram()])
+    assert (merged.min_seconds, merged.max_seconds) == (None, None)
+    assert merge([known, FlowHistogram()]).max_seconds == 3.9  # an empty part is no part
+    assert merge([]) == FlowHistogram(0, 0, 0.0, {})
 
 
 def test_percentile_interpolates_inside_the_bin() -> None:
@@ -87,6 +113,11 @@ def test_percentile_interpolates_inside_the_bin() -> None:
     assert percentile({}, 50) is None
     assert FlowHistogram().percentile(95) is None
     assert percentile({FLOW_BINS - 1: 3}, 50) == FLOW_BOUNDS_SECONDS[-1]  # overflow
+    # Clamped to the fastest and slowest run, when given.
+    assert percentile({i: 4}, 100, lowest=2.8, highest=2.9) == 2.9
+    assert percentile({i: 4}, 1, lowest=2.8, highest=2.9) == 2.8
+    assert percentile({FLOW_BINS - 1: 3}, 50, 9000.0, 9500.0) == 9000.0
+    assert percentile({}, 50, 1.0, 2.0) is None
 
 
 def test_month_weeks_are_iso_weeks_clipped_to_the_month() -> None:
