@@ -35,34 +35,48 @@ HISTOGRAM_BINS: Final = len(LATENCY_BOUNDS_SECONDS) + 1
 
 
 class FlowTally:
-    """Successful runs of a flow in one bucket: count, duration sum, sparse bins."""
+    """Successful runs of a flow in one bucket: count, duration sum, fastest and slowest
+    run (percentiles are clamped to them), sparse bins."""
 
-    __slots__ = ("bins", "duration_sum", "runs")
+    __slots__ = ("bins", "duration_sum", "max_duration", "min_duration", "runs")
 
     def __init__(self) -> None:
         self.runs = 0
         self.duration_sum = 0.0
+        self.min_duration: float | None = None  # None only while there is no run
+        self.max_duration: float | None = None
         self.bins: dict[int, int] = {}
 
     def add(self, duration_seconds: float) -> None:
         i = flow_bin(duration_seconds)
         self.runs += 1
         self.duration_sum += duration_seconds
+        self._extremes(duration_seconds, duration_seconds)
         self.bins[i] = self.bins.get(i, 0) + 1
 
     def merge(self, other: FlowTally) -> None:
         self.runs += other.runs
         self.duration_sum += other.duration_sum
+        if other.min_duration is not None and other.max_duration is not None:
+            self._extremes(other.min_duration, other.max_duration)
         for i, n in other.bins.items():
             self.bins[i] = self.bins.get(i, 0) + n
+
+    def _extremes(self, low: float, high: float) -> None:
+        if self.min_duration is None or low < self.min_duration:
+            self.min_duration = low
+        if self.max_duration is None or high > self.max_duration:
+            self.max_duration = high
 
     def values(self) -> tuple[int | float | None, ...]:
         """Column values in :data:`FLOW_COLUMNS` order; an empty bin is NULL (no bytes)."""
         get = self.bins.get
-        return (self.runs, self.duration_sum, *(get(i) for i in range(FLOW_BINS)))
+        return (self.runs, self.duration_sum, self.min_duration, self.max_duration,
+                *(get(i) for i in range(FLOW_BINS)))
 
 
-FLOW_COLUMNS: Final = ("runs", "duration_sum", *(f"f{i}" for i in range(FLOW_BINS)))
+FLOW_COLUMNS: Final = ("runs", "duration_sum", "min_duration", "max_duration",
+                       *(f"f{i}" for i in range(FLOW_BINS)))
 
 
 class Tally:

@@ -31,11 +31,30 @@ _RUN_COLUMNS: Final = ("started_at, reference, channel, mode, success, ratio, ob
                        "judged, counts, field_mismatches, duration_seconds, error")
 
 
-# An empty bin is NULL on both sides; the sum of a NULL and a count is the count.
-FLOW_UPDATES: Final = ", ".join(
-    f"{c} = flow_hour.{c} + excluded.{c}" if c in ("runs", "duration_sum")
-    else f"{c} = COALESCE(flow_hour.{c} + excluded.{c}, flow_hour.{c}, excluded.{c})"
-    for c in FLOW_COLUMNS)
+# Scalar two-argument least/greatest: SQLite's min()/max() (aggregates with one argument),
+# PostgreSQL's LEAST()/GREATEST() (it has no scalar min()).  Both columns are NOT NULL.
+_EXTREMES: Final = {"sqlite": ("min", "max"), "postgres": ("LEAST", "GREATEST")}
+
+
+def flow_updates(dialect: str) -> str:
+    """The ``SET`` list adding a ``flow_hour`` row into the stored one in ``dialect``.
+
+    Counts and sums add; an empty bin is NULL on both sides, and the sum of a NULL and a
+    count is the count; the fastest run is the lesser, the slowest the greater.  All of
+    it commutes, like the bucket tables' upserts (replicas, a re-queued batch).
+    """
+    least, greatest = _EXTREMES[dialect]
+
+    def update(c: str) -> str:
+        if c in ("runs", "duration_sum"):
+            return f"{c} = flow_hour.{c} + excluded.{c}"
+        if c == "min_duration":
+            return f"{c} = {least}(flow_hour.{c}, excluded.{c})"
+        if c == "max_duration":
+            return f"{c} = {greatest}(flow_hour.{c}, excluded.{c})"
+        return f"{c} = COALESCE(flow_hour.{c} + excluded.{c}, flow_hour.{c}, excluded.{c})"
+
+    return ", ".join(update(c) for c in FLOW_COLUMNS)
 
 
 def table(kind: Kind, resolution: Resolution) -> str:
@@ -132,9 +151,11 @@ def flow_first(names: Sequence[str] | None, p: str) -> Query:
 
 def flow_histogram(row: Sequence[Any]) -> FlowHistogram:
     """A ``flow_hour`` row (start, then the flow columns) as a histogram."""
-    start, runs, duration_sum = row[:3]
-    bins = {i: int(n) for i, n in enumerate(row[3: 3 + FLOW_BINS]) if n}
-    return FlowHistogram(int(start), int(runs or 0), float(duration_sum or 0.0), bins)
+    start, runs, duration_sum, lowest, highest = row[:5]
+    bins = {i: int(n) for i, n in enumerate(row[5: 5 + FLOW_BINS]) if n}
+    return FlowHistogram(int(start), int(runs or 0), float(duration_sum or 0.0), bins,
+                         None if lowest is None else float(lowest),
+                         None if highest is None else float(highest))
 
 
 def incidents(start: float, end: float, channel: str | None, target: str | None,

@@ -152,17 +152,21 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
         )""",
     ),
     # 4: flow-time histograms of journey and browser targets, per hour (kept as long as
-    # the hour buckets): successful counted runs, their duration sum, and a count per
-    # log-spaced bin.  Bins are nullable columns, NULL for an empty bin: a NULL costs one
-    # header byte in SQLite and one bit in PostgreSQL, so a row of ~80 mostly empty bins
-    # stays small, while writes remain additive upserts that commute (replicas, a
-    # re-queued batch) exactly as the bucket tables' do.
+    # the hour buckets): successful counted runs, their duration sum, the fastest and
+    # slowest of them (percentiles are clamped to these, so interpolation inside a bin
+    # never reads past every run), and a count per log-spaced bin.  Bins are nullable
+    # columns, NULL for an empty bin: a NULL costs one header byte in SQLite and one bit
+    # in PostgreSQL, so a row of ~80 mostly empty bins stays small, while writes remain
+    # upserts that commute (sums, and the lesser/greater of the fastest/slowest run:
+    # replicas, a re-queued batch) exactly as the bucket tables' do.
     (
         f"""CREATE TABLE flow_hour (
             target TEXT NOT NULL,
             start {{int}} NOT NULL,
             runs {{count}} NOT NULL DEFAULT 0,
             duration_sum {{float}} NOT NULL DEFAULT 0,
+            min_duration {{float}} NOT NULL,
+            max_duration {{float}} NOT NULL,
             {_FLOW_COLUMNS_V4},
             PRIMARY KEY (target, start)
         ){{without_rowid}}""",

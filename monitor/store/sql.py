@@ -229,8 +229,8 @@ class SqlProbeStore(AlertStoreMixin):
         flows = [(name, start, *tally.flow.values())
                  for (name, start), tally in rollups["target_hour"].items() if tally.flow]
         if flows:
-            self._upsert_buckets(cur, "flow_hour", "target", queries.FLOW_UPDATES, flows,
-                                 FLOW_COLUMNS)
+            self._upsert_buckets(cur, "flow_hour", "target",
+                                 queries.flow_updates(self.dialect), flows, FLOW_COLUMNS)
         # The target map changes rarely: write only pairs this process has not written.
         # The last channel recorded for a target wins (batch keys keep insertion order).
         latest = {t: c for c, t, _ in (*batch.hours, *batch.minutes)}

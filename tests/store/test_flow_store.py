@@ -10,6 +10,7 @@ import pytest
 
 from monitor.slo.flowtime import FLOW_BINS, FlowHistogram, flow_bin
 from monitor.store import schema
+from monitor.store.buckets import FLOW_COLUMNS
 from monitor.store.sqlite import SqliteProbeStore
 from probes.result import ProbeResult, StepResult
 from tests.stores import StoreFactory
@@ -49,8 +50,8 @@ def test_only_successful_counted_flow_runs_are_kept_per_hour(make_store: StoreFa
     store.flush()
     got = store.flow_hours(hour, NOW)
     assert got == {"transfer": [
-        FlowHistogram(hour, 2, 5.5, bins_of(2.0, 3.5)),
-        FlowHistogram(hour + HOUR, 1, 700.0, bins_of(700.0)),
+        FlowHistogram(hour, 2, 5.5, bins_of(2.0, 3.5), 2.0, 3.5),
+        FlowHistogram(hour + HOUR, 1, 700.0, bins_of(700.0), 700.0, 700.0),
     ]}
     assert store.flow_hours(hour + HOUR, NOW)["transfer"][0].start == hour + HOUR
     assert store.flow_hours(hour, NOW, ["app-api"]) == {}
@@ -66,14 +67,17 @@ def test_flushes_into_one_hour_add_up(make_store: StoreFactory) -> None:
     store.flush()
     store.record("web", "opening", run(hour + 61, 600.0), excluded=False)  # same bin
     store.record("web", "opening", run(hour + 121, 0.005), excluded=False)  # a new bin
-    store.flush()
+    store.flush()  # a faster run: min()/LEAST() lowers the stored fastest
+    store.record("web", "opening", run(hour + 181, 900.0), excluded=False)
+    store.flush()  # a slower run: max()/GREATEST() raises the stored slowest
     [h] = store.flow_hours(hour, NOW)["opening"]
-    assert h.runs == 3
-    assert h.duration_sum == pytest.approx(1200.005)
-    assert h.bins == {flow_bin(600.0): 2, 0: 1}
+    assert h.runs == 4
+    assert h.duration_sum == pytest.approx(2100.005)
+    assert h.bins == {flow_bin(600.0): 2, 0: 1, flow_bin(900.0): 1}
+    assert (h.min_seconds, h.max_seconds) == (0.005, 900.0)
     # Empty bins are NULL, not 0: nothing stored for them.
     row = store._query("SELECT * FROM flow_hour", [])[0]
-    assert sum(v is None for v in row) == FLOW_BINS - 2
+    assert sum(v is None for v in row) == FLOW_BINS - 3
 
 
 def test_a_failed_flush_keeps_the_flow_times(make_store: StoreFactory) -> None:
@@ -97,17 +101,21 @@ def test_a_failed_flush_keeps_the_flow_times(make_store: StoreFactory) -> None:
     store.flush()
     [h] = store.flow_hours(NOW - 2 * HOUR, NOW)["transfer"]
     assert (h.runs, h.duration_sum, h.bins) == (2, 6.0, bins_of(2.0, 4.0))
+    assert (h.min_seconds, h.max_seconds) == (2.0, 4.0)
 
 
 def test_compacted_minutes_keep_their_flow_times(make_store: StoreFactory) -> None:
     store = make_store(clock=lambda: NOW, max_pending=10)
     for i in range(30):  # 30 minute buckets: folded into hours to stay under 10
-        store.record("app", "transfer", run(NOW - 3 * HOUR + i * 60, 1.5), excluded=False)
+        store.record("app", "transfer", run(NOW - 3 * HOUR + i * 60, 1.5 + i / 1000),
+                     excluded=False)
     assert store.aggregated_buckets > 0
     store.flush()
     hours = store.flow_hours(0, NOW)["transfer"]
     assert sum(h.runs for h in hours) == 30
-    assert sum(h.bins[flow_bin(1.5)] for h in hours if h.bins) == 30
+    assert sum(n for h in hours for n in (h.bins or {}).values()) == 30
+    assert min(h.min_seconds or 0.0 for h in hours) == 1.5
+    assert max(h.max_seconds or 0.0 for h in hours) == pytest.approx(1.529)
 
 
 def test_flow_times_are_kept_as_long_as_hour_buckets(make_store: StoreFactory) -> None:
@@ -142,6 +150,13 @@ def test_migration_4_upgrades_a_version_3_file(tmp_path: Path) -> None:
 def test_migration_4_spells_out_the_current_bins() -> None:
     # A change of monitor.slo.flowtime's bounds needs a new migration, not an edit of 4.
     assert schema._FLOW_BINS_V4 == FLOW_BINS
+    # And the store reads and writes exactly the columns migration 4 creates.
+    conn = sqlite3.connect(":memory:")
+    for statement in schema.statements(4, "sqlite"):
+        conn.execute(statement)
+    columns = tuple(r[1] for r in conn.execute("PRAGMA table_info(flow_hour)"))
+    conn.close()
+    assert columns == ("target", "start", *FLOW_COLUMNS)
 
 
 def test_migration_4_on_both_backends(make_store: StoreFactory) -> None:
