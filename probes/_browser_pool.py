@@ -14,9 +14,13 @@ Bounded at every step, because a probe must never outlive its timeout:
 * waiting for a page slot and for the browser to start count against the check's own
   deadline (the launch itself runs in a task of its own, so a check that gives up does
   not leave a half-started browser: the next check gets it);
-* closing a check's context may take until :data:`CLOSE_SECONDS` past its deadline; a
-  browser that cannot even do that is killed (by the process id it reported at launch),
-  and the next check launches a new one — as after a crash or a disconnect.
+* closing a check's context may take until :data:`CLOSE_SECONDS` past its deadline (none
+  when the check is being cancelled); a close that takes longer goes on in the
+  background, for :data:`BACKGROUND_CLOSE_SECONDS` at most, while the browser is asked
+  whether it still answers (:data:`ANSWER_SECONDS`).  Only a browser that does not is
+  killed (by the process id it reported at launch, else by stopping the Playwright
+  driver that launched it), and the next check launches a new one — as after a crash or
+  a disconnect.  A slow close is one page's trouble; a kill fails every open check.
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ LAUNCH_SECONDS: Final = 30.0
 # Closing a context takes milliseconds (half a second on a busy machine); it may take
 # until this long past the check's deadline, inside the runner's one-second guard.
 CLOSE_SECONDS: Final = 0.5
+# A close still running after this long is abandoned (the browser answered: it is its
+# renderer that is stuck, and Chromium reclaims that on its own).
+BACKGROUND_CLOSE_SECONDS: Final = 30.0
+# A browser answers a CDP call in milliseconds; one that takes this long is hung.
+ANSWER_SECONDS: Final = 2.0
 
 
 class BrowserUnavailable(Exception):
@@ -92,7 +101,8 @@ class BrowserPool:
             browser, pid = self._browser, self._browser_pid
             self._browser = self._browser_pid = None
             await self._close_browser(browser, pid)
-        if self._background:
+        # A background close may kill the browser, which spawns a driver stop: until none.
+        while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self._playwright is not None:
             playwright, self._playwright = self._playwright, None
@@ -194,16 +204,47 @@ class BrowserPool:
     async def _close_context(self, context: BrowserContext, browser: Browser | None,
                              deadline: float) -> None:
         # A check done early may use the rest of its time: a busy machine can take
-        # half a second to close a context, and a needless kill costs a relaunch.
+        # half a second to close a context.  The close runs in a task of its own so that
+        # neither a slow close nor a cancelled check leaks the context.
+        closing = asyncio.ensure_future(context.close())
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # The runner's guard (or shutdown) is ending the check: it must end now.
+            self._spawn(self._finish_close(closing, browser))
+            return
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(max(loop.time(), deadline) + CLOSE_SECONDS):
-                await context.close()
+                await asyncio.shield(closing)
         except TimeoutError:
-            log.warning("browser_hung", extra={"action": "killed"})
-            self._kill(browser)
+            log.info("browser_close_slow", extra={"action": "background"})
+            self._spawn(self._finish_close(closing, browser))
+        except asyncio.CancelledError:
+            self._spawn(self._finish_close(closing, browser))
+            raise
         except Exception:  # the browser crashed or disconnected meanwhile: nothing to close
             log.debug("browser_context_close_failed", exc_info=True)
+
+    async def _finish_close(self, closing: asyncio.Future[None],
+                            browser: Browser | None) -> None:
+        """Let a slow close finish; kill the browser only if it no longer answers."""
+        try:
+            if browser is not None and not await _answers(browser):
+                log.warning("browser_hung", extra={"action": "killed"})
+                self._kill(browser)
+                return
+            async with asyncio.timeout(BACKGROUND_CLOSE_SECONDS):
+                await asyncio.shield(closing)
+        except TimeoutError:
+            log.warning("browser_close_abandoned",
+                        extra={"seconds": BACKGROUND_CLOSE_SECONDS})
+        except Exception:
+            log.debug("browser_context_close_failed", exc_info=True)
+        finally:
+            if not closing.done():
+                closing.cancel()
+            with contextlib.suppress(BaseException):
+                await closing
 
     async def _running_browser(self) -> Browser:
         browser = self._browser
@@ -269,6 +310,11 @@ class BrowserPool:
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        elif self._playwright is not None:
+            # Without its id the browser is reached through the driver that launched it:
+            # a stopped driver takes its Chromium down.  The next launch starts a new one.
+            playwright, self._playwright = self._playwright, None
+            self._spawn(_stop(playwright))
 
     async def _close_browser(self, browser: Browser, pid: int | None) -> None:
         try:
@@ -307,6 +353,22 @@ async def _browser_pid(browser: Browser) -> int | None:
         if process.get("type") == "browser" and isinstance(process.get("id"), int):
             return int(process["id"])
     return None
+
+
+async def _answers(browser: Browser) -> bool:
+    """Whether the browser process still answers a CDP call (its renderers may not)."""
+    if not browser.is_connected():
+        return False
+    try:
+        async with asyncio.timeout(ANSWER_SECONDS):
+            session = await browser.new_browser_cdp_session()
+            try:
+                await session.send("Browser.getVersion")
+            finally:
+                await session.detach()
+    except Exception:
+        return False
+    return True
 
 
 async def _stop(playwright: Playwright) -> None:

@@ -31,10 +31,15 @@ are reported skipped, ``details["step"]`` names it and the message starts with i
                      the navigation failed (Chromium's ``net::ERR_*``).
 ``http_status``      the main document answered >= 400.
 ``body_mismatch``    ``expect_text`` did not find its text.
-``console_error``    the page logged an error or threw.
+``console_error``    the page logged an error or threw: the message counts them and
+                     says where the first came from (``2 console errors, first at
+                     /static/app.js:12``), never their text, which may echo a secret.
 ``request_failed``   a sub-resource failed: the message names the first one, its URL
                      without the query string (``GET /static/app.js 404``).
-``browser_error``    the browser could not start, crashed, or refused the step.
+``browser_error``    the browser could not start, crashed, or refused the step.  A check
+                     the shared browser died under (killed for another check's sake,
+                     or crashed) runs once more on a new browser if it has
+                     :data:`_RETRY_MIN_SECONDS` left.
 
 Measurements (:attr:`ProbeResult.measurements`) are read from the page where the steps
 left it, failed or not: ``ttfb_seconds``, ``fcp_seconds``, ``lcp_seconds``, ``cls``,
@@ -45,8 +50,10 @@ left it, failed or not: ``ttfb_seconds``, ``fcp_seconds``, ``lcp_seconds``, ``cl
 shared browser and waiting for a slot are omniwatch's cost, and must not make the first
 check of a process look slow.  A failed check keeps a full-page screenshot in
 ``browser.screenshot_dir`` (``details["screenshot"]``), the oldest deleted beyond
-``browser.max_screenshots``.  Screenshots show whatever the page shows: browser checks
-must log in with test accounts only.
+``browser.max_screenshots``; the steps stop short of the deadline by
+:func:`screenshot_reserve_seconds` so that a check that ran out of time keeps one too.
+Screenshots show whatever the page shows: browser checks must log in with test accounts
+only.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ import dataclasses
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -94,11 +102,22 @@ SKIPPED: Final = "skipped"
 _MEASURE_SECONDS: Final = 1.0
 _SCREENSHOT_SECONDS: Final = 3.0
 _MIN_LEFT_SECONDS: Final = 0.05
+# Kept for the screenshot at the end of a check's time: min(1 s, 10% of the timeout).
+_SCREENSHOT_RESERVE_SECONDS: Final = 1.0
+_SCREENSHOT_RESERVE_RATIO: Final = 0.1
+# A check the browser died under is retried only with this much of its time left.
+_RETRY_MIN_SECONDS: Final = 1.0
 _MESSAGE_CHARS: Final = 160
 
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
 _SCREENSHOT_NAME = re.compile(r"-\d{8}T\d{6}Z\.png$")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+# A V8 stack frame, "at fn (https://host/app.js:12:5)" or "at https://host/app.js:12:5".
+_STACK_FRAME = re.compile(r"^\s*at (?:.*?\()?((?:https?|file)://[^\s()]+?):(\d+):\d+\)?\s*$",
+                          re.MULTILINE)
+# An error's name is shown only if it looks like one (TypeError, DOMException): a page can
+# throw any object, with any "name".
+_ERROR_NAME = re.compile(r"(?:[A-Z][A-Za-z]{0,40})?(?:Error|Exception)")
 
 
 class StepFailed(Exception):
@@ -112,14 +131,33 @@ class StepFailed(Exception):
 
 
 @dataclasses.dataclass
+class Tally:
+    """How often something happened and where it happened first: a noisy page (a console
+    error every millisecond) must cost a counter, not memory and event-loop time."""
+
+    count: int = 0
+    first: str = ""
+
+    def add(self, describe: Callable[[], str]) -> None:
+        if self.count == 0:
+            self.first = describe()
+        self.count += 1
+
+
+@dataclasses.dataclass
 class PageEvents:
-    """What the page did since it opened: error lines and failed sub-resources, in order.
+    """What the page did since it opened: error lines, uncaught errors and failed
+    sub-resources, each counted with its first occurrence.
+
+    Only *where* an error came from is kept (``/static/app.js:12``), never its text: a
+    page may log what was typed, and a ``fill`` value is a secret.
 
     Not slotted: Playwright keeps its wrapper of a bound-method handler on the instance.
     """
 
-    console_errors: list[str] = dataclasses.field(default_factory=list)
-    failed_requests: list[str] = dataclasses.field(default_factory=list)
+    console_errors: Tally = dataclasses.field(default_factory=Tally)
+    uncaught_errors: Tally = dataclasses.field(default_factory=Tally)
+    failed_requests: Tally = dataclasses.field(default_factory=Tally)
     origin: str = ""
 
     def attach(self, page: Page) -> None:
@@ -130,21 +168,43 @@ class PageEvents:
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            self.console_errors.append(message.text)
+            self.console_errors.add(lambda: self._console_source(message))
+
+    def _console_source(self, message: ConsoleMessage) -> str:
+        # Playwright renamed lineNumber to line (1.5x); both count from 0, stack traces
+        # and editors from 1.
+        location: Mapping[str, object] = dict(message.location)
+        url = location.get("url")
+        line = location.get("line", location.get("lineNumber"))
+        if not isinstance(url, str) or not url:
+            return ""
+        return self.short_url(url) + (f":{line + 1}" if isinstance(line, int) else "")
 
     def _page_error(self, error: Exception) -> None:
-        self.console_errors.append(f"uncaught {error}")
+        self.uncaught_errors.add(lambda: self._error_source(error))
+
+    def _error_source(self, error: Exception) -> str:
+        name = getattr(error, "name", "")
+        kind = name if isinstance(name, str) and _ERROR_NAME.fullmatch(name) else "error"
+        where = ""
+        stack = getattr(error, "stack", "")
+        # Only the "at" frames: the stack's first line repeats the error's message.
+        for match in _STACK_FRAME.finditer(stack if isinstance(stack, str) else ""):
+            where = f"{self.short_url(match.group(1))}:{match.group(2)}"
+            break
+        return f"{where} ({kind})" if where else f"({kind})"
 
     def _request_failed(self, request: Request) -> None:
         error = request.failure or "failed"
         if "ERR_ABORTED" not in error:
-            self.failed_requests.append(f"{request.method} {self.short_url(request.url)} {error}")
+            self.failed_requests.add(
+                lambda: f"{request.method} {self.short_url(request.url)} {_short(error)}")
 
     def _response(self, response: Response) -> None:
         request = response.request
         if response.status >= 400 and not _main_document(request):
-            self.failed_requests.append(
-                f"{request.method} {self.short_url(response.url)} {response.status}")
+            self.failed_requests.add(
+                lambda: f"{request.method} {self.short_url(response.url)} {response.status}")
 
     def short_url(self, url: str) -> str:
         """``url`` without query or fragment (they may carry tokens); the path alone
@@ -152,6 +212,20 @@ class PageEvents:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         return (parts.path or "/") if origin == self.origin else f"{origin}{parts.path}"
+
+    def console_message(self) -> str:
+        """``2 console errors, first at /static/app.js:12; 1 uncaught error, first at
+        /static/app.js:3 (TypeError)``, or "" if the page had none."""
+        parts = []
+        for tally, what in ((self.console_errors, "console error"),
+                            (self.uncaught_errors, "uncaught error")):
+            if tally.count:
+                plural = "s" if tally.count > 1 else ""
+                first = tally.first
+                at = (f", first {first}" if first.startswith("(")
+                      else f", first at {first}" if first else "")
+                parts.append(f"{tally.count} {what}{plural}{at}")
+        return "; ".join(parts)
 
 
 def _main_document(request: Request) -> bool:
@@ -171,16 +245,41 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + target.timeout_seconds
     pool = ctx.browsers
-    config = pool.config
-    try:
-        async with pool.page(viewport=spec.viewport,
-                             ignore_https_errors=spec.ignore_https_errors,
-                             deadline=deadline) as page:
-            return await _check(target, spec, page, config, deadline)
-    except BrowserUnavailable as exc:
-        return failure(REASON_BROWSER, str(exc), 0.0)
-    except TimeoutError as exc:
-        return failure(REASON_TIMEOUT, f"{exc} within {target.timeout_seconds:g}s", 0.0)
+    retried = False
+    while True:
+        try:
+            async with pool.page(viewport=spec.viewport,
+                                 ignore_https_errors=spec.ignore_https_errors,
+                                 deadline=deadline) as page:
+                result = await _check(target, spec, page, pool.config, deadline)
+                browser = page.context.browser
+                died = result.reason != REASON_OK and (browser is None
+                                                       or not browser.is_connected())
+        except BrowserUnavailable as exc:
+            return failure(REASON_BROWSER, str(exc), 0.0)
+        except TimeoutError as exc:
+            return failure(REASON_TIMEOUT, f"{exc} within {target.timeout_seconds:g}s", 0.0)
+        if not died:
+            return result
+        # The shared browser went away under the check (killed because another check hung
+        # it, or crashed): that says nothing about this target, so it gets one more go on
+        # the relaunched browser if its time allows.
+        if not retried and deadline - loop.time() >= _RETRY_MIN_SECONDS:
+            log.info("browser_check_retried", extra={"target": target.name})
+            retried = True
+            continue
+        step = result.details.get("step", "")
+        return failure(REASON_BROWSER, f"step {step}: the browser stopped during the check",
+                       result.duration_seconds, status_code=result.status_code,
+                       details=result.details, steps=result.steps,
+                       measurements=result.measurements)
+
+
+def screenshot_reserve_seconds(timeout_seconds: float) -> float:
+    """The end of a check's time kept for its screenshot: a step without a timeout of its
+    own would otherwise use it all, and the failure that most needs a picture (a page that
+    never got there) would have none."""
+    return min(_SCREENSHOT_RESERVE_SECONDS, timeout_seconds * _SCREENSHOT_RESERVE_RATIO)
 
 
 async def _check(target: Target, spec: BrowserSpec, page: Page, config: BrowserConfig,
@@ -191,6 +290,8 @@ async def _check(target: Target, spec: BrowserSpec, page: Page, config: BrowserC
     values = dict(spec.vars)
     steps: list[StepResult] = []
     failed: tuple[BrowserStep, StepFailed] | None = None
+    reserve = screenshot_reserve_seconds(target.timeout_seconds)
+    steps_deadline = deadline - reserve
     started = loop.time()
     for step in spec.steps:
         if failed is not None:
@@ -199,7 +300,7 @@ async def _check(target: Target, spec: BrowserSpec, page: Page, config: BrowserC
         step_started = loop.time()
         status: int | None = None
         try:
-            status = await _run_step(step, page, events, values, deadline)
+            status = await _run_step(step, page, events, values, steps_deadline)
         except StepFailed as error:
             failed = (step, error)
             steps.append(StepResult(step.name, False, error.reason, loop.time() - step_started,
@@ -208,7 +309,8 @@ async def _check(target: Target, spec: BrowserSpec, page: Page, config: BrowserC
         steps.append(StepResult(step.name, True, REASON_OK, loop.time() - step_started,
                                 status_code=status))
     duration = loop.time() - started
-    measurements = await _measure(page, deadline)
+    # Timings may take half of the screenshot's reserve, never all of it.
+    measurements = await _measure(page, deadline if failed is None else deadline - reserve / 2)
     status_code = next((s.status_code for s in reversed(steps) if s.status_code), None)
     if failed is None:
         threshold = target.latency_threshold_seconds
@@ -286,16 +388,14 @@ async def _act(step: BrowserStep, page: Page, events: PageEvents, values: dict[s
         if step.text not in shown:
             raise StepFailed(REASON_BODY_MISMATCH, f"{step.text!r} not in {where}")
     elif action == "expect_no_console_errors":
-        if events.console_errors:
-            count = len(events.console_errors)
-            raise StepFailed(REASON_CONSOLE_ERROR, f"{count} console error"
-                             f"{'s' if count > 1 else ''}, first: "
-                             f"{_short(events.console_errors[0])}")
+        errors = events.console_message()
+        if errors:
+            raise StepFailed(REASON_CONSOLE_ERROR, errors)
     elif action == "expect_requests_ok":
-        if events.failed_requests:
-            count = len(events.failed_requests)
-            raise StepFailed(REASON_REQUEST_FAILED, f"{_short(events.failed_requests[0])}"
-                             + (f" (and {count - 1} more)" if count > 1 else ""))
+        failed = events.failed_requests
+        if failed.count:
+            raise StepFailed(REASON_REQUEST_FAILED, failed.first
+                             + (f" (and {failed.count - 1} more)" if failed.count > 1 else ""))
     else:  # the schema allows only BROWSER_ACTIONS
         raise StepFailed(REASON_BROWSER, f"unknown action {action}")
     return None

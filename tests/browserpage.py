@@ -6,7 +6,12 @@ Pages (all under one :func:`page_server`):
                      and a layout shift; clicking the button shows "Transfer started".
 ``/form``            a ``#user`` input echoed into ``#echo`` as it is typed.
 ``/missing-bundle``  its script bundle answers 404.
-``/console-error``   logs ``console.error`` and throws an uncaught error.
+``/console-error``   its bundle (``/static/errors.js``) logs ``console.error`` on line 2 and
+                     throws an uncaught ``TypeError`` on line 3, both with a "secret" text.
+``/echo``            a ``#pw`` input whose bundle (``/static/echo.js``) logs what is typed
+                     with ``console.error`` on line 3.
+``/spam``            logs 5000 ``console.error`` lines at once.
+``/late``            adds ``#late`` after 3 s.
 ``/no-button``       ``#transfer`` never appears.
 ``/cookie``          sets a cookie; shows whether the request already carried one.
 ``/slow``            loads ``/static/slow.js``, which the server holds 300 ms, counting how
@@ -38,6 +43,18 @@ setTimeout(() => {
   b.onclick = () => { document.getElementById('status').textContent = 'Transfer started'; };
   document.body.prepend(b);
 }, 200);
+"""
+
+
+_ERRORS_JS = """// line 1
+console.error('balance widget failed for account 4242');
+null.secretField;
+"""
+
+_ECHO_JS = """// line 1
+document.getElementById('pw').addEventListener('input', e => {
+  console.error('rejected password ' + e.target.value);
+});
 """
 
 
@@ -78,8 +95,27 @@ def _app(site: PageSite) -> web.Application:
                      head="<script src='/static/app-missing.js?v=secret'></script>")
 
     async def console_error(_: web.Request) -> web.Response:
-        return _html("console", "<p>Welcome</p><script>console.error('balance widget "
-                     "failed'); throw new Error('boom');</script>")
+        return _html("console", "<p>Welcome</p>",
+                     head="<script src='/static/errors.js?v=token'></script>")
+
+    async def errors_js(_: web.Request) -> web.Response:
+        return web.Response(text=_ERRORS_JS, content_type="application/javascript")
+
+    async def echo(_: web.Request) -> web.Response:
+        return _html("echo", "<input id='pw'><script src='/static/echo.js'></script>")
+
+    async def echo_js(_: web.Request) -> web.Response:
+        return web.Response(text=_ECHO_JS, content_type="application/javascript")
+
+    async def spam(_: web.Request) -> web.Response:
+        return _html("spam", "<p>Welcome</p><script>for (let i = 0; i < 5000; i++) "
+                     "{ console.error('spam ' + 'x'.repeat(1000)); }</script>")
+
+    async def late(_: web.Request) -> web.Response:
+        return _html("late", "<p>Welcome</p><script>setTimeout(() => { const b = "
+                     "document.createElement('b'); b.id = 'late'; b.textContent = 'late'; "
+                     "document.body.append(b); "
+                     "}, 3000);</script>")
 
     async def no_button(_: web.Request) -> web.Response:
         return _html("no button", "<p>Welcome</p>")
@@ -121,7 +157,9 @@ def _app(site: PageSite) -> web.Application:
         web.get("/missing-bundle", missing_bundle), web.get("/console-error", console_error),
         web.get("/no-button", no_button), web.get("/cookie", cookie), web.get("/slow", slow),
         web.get("/static/slow.js", slow_js), web.get("/hang", hang), web.get("/busy", busy),
-        web.get("/status/{code}", status),
+        web.get("/status/{code}", status), web.get("/static/errors.js", errors_js),
+        web.get("/echo", echo), web.get("/static/echo.js", echo_js), web.get("/spam", spam),
+        web.get("/late", late),
     ])
     return app
 

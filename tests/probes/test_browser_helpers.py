@@ -73,3 +73,40 @@ def test_prune_keeps_the_newest_screenshots_and_other_files(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "a-20260102T000000Z.png", "a-20260103T000000Z.png", "keep.png"]
     assert prune_screenshots(tmp_path, 5) == []
+
+
+class _PageError(Exception):
+    """What Playwright hands a ``pageerror`` handler: a name, a message, a stack."""
+
+    def __init__(self, name: object, stack: object) -> None:
+        super().__init__("secret message")
+        self.name = name
+        self.stack = stack
+
+
+@pytest.mark.parametrize(("name", "stack", "expected"), [
+    ("TypeError", "TypeError: reading 's3cret'\n    at f (https://bank.example/app.js?t=1:12:5)"
+     "\n    at https://bank.example/main.js:3:1", "/app.js:12 (TypeError)"),
+    ("Error", "Error: x\n    at https://cdn.example/lib.js:7:9",
+     "https://cdn.example/lib.js:7 (Error)"),
+    # A thrown object's "name" may be anything: shown only if it looks like an error's.
+    ("hunter2", "hunter2: x\n    at https://bank.example/a.js:1:1", "/a.js:1 (error)"),
+    ("DOMException", "DOMException: at https://bank.example/fake.js:9:9", "(DOMException)"),
+    (None, None, "(error)"),
+])
+def test_an_uncaught_error_is_told_by_where_and_name_only(
+        name: object, stack: object, expected: str) -> None:
+    events = PageEvents(origin="https://bank.example")
+    events._page_error(_PageError(name, stack))
+    assert events.uncaught_errors.first == expected
+    at = "" if expected.startswith("(") else "at "
+    assert events.console_message() == f"1 uncaught error, first {at}{expected}"
+
+
+def test_console_message_counts_each_kind() -> None:
+    events = PageEvents()
+    assert events.console_message() == ""
+    for _ in range(3):
+        events.console_errors.add(lambda: "/app.js:2")
+    events.uncaught_errors.add(lambda: "")
+    assert events.console_message() == "3 console errors, first at /app.js:2; 1 uncaught error"
