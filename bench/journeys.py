@@ -124,6 +124,8 @@ def outcomes(port: int) -> dict[str, float]:
                     out["runs"] += s.value
                     if s.labels["result"] == "failure":
                         out["failures"] += s.value
+                        why = f"failures:{s.labels['reason']}"
+                        out[why] = out.get(why, 0.0) + s.value
     return out
 
 
@@ -156,7 +158,9 @@ def measure(workdir: Path, name: str, targets: str, seconds: float, interval: st
         stop_process(proc)
     runs = o1["runs"] - o0["runs"]
     cpu = c1 - c0
-    return {"runs": runs, "failures": o1["failures"] - o0["failures"], "cpu_seconds": cpu,
+    reasons = {k: v - o0.get(k, 0.0) for k, v in o1.items() if k.startswith("failures:")}
+    return {"runs": runs, "failures": o1["failures"] - o0["failures"], **reasons,
+            "cpu_seconds": cpu,
             "wall_seconds": t1 - t0, "runs_per_cpu_second": runs / cpu if cpu else 0.0,
             "runs_per_minute": runs / (t1 - t0) * 60, "peak_rss_mb": peak["rss"] / 2**20,
             "peak_pss_mb": peak["pss"] / 2**20}
@@ -208,14 +212,20 @@ def main() -> None:
     ap.add_argument("--targets", type=int, default=200, help="targets per kind (API part)")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--browser", action="store_true", help="also measure browser checks")
-    ap.add_argument("--browser-targets", type=int, default=6)
+    ap.add_argument("--browser-targets", type=int, default=12,
+                    help="browser targets at a 10 s interval: more than 2 slots can serve")
     ap.add_argument("--browser-seconds", type=float, default=60.0)
+    ap.add_argument("--only-browser", action="store_true", help="skip the API part")
+    ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep its logs")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with (tempfile.TemporaryDirectory() if args.keep is None
+          else contextlib.nullcontext(args.keep)) as tmp:
         work = Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        work.chmod(0o755)  # nginx's workers (not root) read the page from here
         site = work / "site"
-        (site / "page").mkdir(parents=True)
-        (site / "static").mkdir()
+        (site / "page").mkdir(parents=True, exist_ok=True)
+        (site / "static").mkdir(exist_ok=True)
         (site / "page" / "index.html").write_text(PAGE)
         (site / "static" / "app.js").write_text(BUNDLE)
         nginx = Nginx(work / "nginx", locations=API + f"""
@@ -228,11 +238,13 @@ def main() -> None:
             single = "".join(f"      - {{name: h{i}, probe: http, url: '{base}/health'}}\n"
                              for i in range(args.targets))
             journeys = "".join(journey_target(i, base) for i in range(args.targets))
-            h = measure(work, "http", single, args.seconds, "1s", "900ms")
-            j = measure(work, "journey", journeys, args.seconds, "1s", "900ms")
-            report["http"], report["journey"] = h, j
-            report["journey_to_probe_ratio"] = j["runs_per_cpu_second"] / h["runs_per_cpu_second"]
-            if args.browser:
+            if not args.only_browser:
+                h = measure(work, "http", single, args.seconds, "1s", "900ms")
+                j = measure(work, "journey", journeys, args.seconds, "1s", "900ms")
+                report["http"], report["journey"] = h, j
+                report["journey_to_probe_ratio"] = (j["runs_per_cpu_second"]
+                                                    / h["runs_per_cpu_second"])
+            if args.browser or args.only_browser:
                 pages = "".join(browser_target(i, base) for i in range(args.browser_targets))
                 report["browser"] = measure(
                     work, "browser", pages, args.browser_seconds, "10s", "9s",
