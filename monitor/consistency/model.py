@@ -150,9 +150,13 @@ class ChecksumSettings:
 
 @dataclass(frozen=True, slots=True)
 class ConsistencyConfig:
-    """A whole ``consistency:`` section, validated and typed.
+    """One dataset of the ``consistency:`` section, validated and typed.
 
     ``sources`` holds the reference first.  ``grace_seconds`` is the pending-sync window.
+    ``dataset`` names it (``customers`` for the single-dataset form of the section); the
+    engine checks one dataset at a time.  ``full_every_seconds``: with
+    ``schedule_mode`` ``incremental``, how often a scheduled run is a whole one instead
+    (``mode``; ``None``: never).
     """
 
     reference: str
@@ -169,6 +173,8 @@ class ConsistencyConfig:
     max_samples: int = 20
     workers: int = 1  # full mode over SQL sources: processes, each merging one key range
     checksum: ChecksumSettings = ChecksumSettings()
+    dataset: str = "customers"
+    full_every_seconds: float | None = None
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -237,6 +243,7 @@ class ConsistencyReport:
     error: str | None = None
     interval: tuple[float, float] | None = None
     next_watermark: datetime | None = None
+    dataset: str = "customers"
 
     @property
     def judged(self) -> int:
