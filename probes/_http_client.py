@@ -383,3 +383,20 @@ class Exchange(asyncio.Protocol):
             return
         if self.error is None:
             self.done = True
+
+
+def declared_too_large(exchange: Exchange, limit: int) -> bool:
+    """A declared length over the cap fails without reading the body.
+
+    Not when no body follows (HEAD, 204, 304: the exchange is already done) or when
+    it is compressed (the cap counts decoded bytes).
+    """
+    if exchange.done:
+        return False
+    declared = header(exchange.headers, b"content-length")
+    return (
+        declared is not None
+        and declared.strip().isdigit()
+        and int(declared) > limit
+        and header(exchange.headers, b"content-encoding") is None
+    )

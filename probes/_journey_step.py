@@ -32,7 +32,7 @@ from monitor.config import jsonpath, template
 from monitor.config.model import HttpSpec, JourneyStep
 from probes import _http_expect as expect
 from probes import _http_request as req
-from probes._http_client import Exchange, Timeline
+from probes._http_client import Exchange, Timeline, declared_too_large
 from probes._http_errors import BAD_REQUEST, BAD_URL, NON_HTTP_REDIRECT, ProtocolError
 from probes._journey_client import JourneyClient
 from probes._journey_plan import ExtractPlan, StepPlan
@@ -122,7 +122,7 @@ async def run_step(
                 failed = expect.check_status(status, spec.expect.status)
                 if failed is not None:
                     return StepOutcome(*failed, time.perf_counter() - start, status)
-                content = None if _declared_too_large(exchange, spec.max_body_bytes) \
+                content = None if declared_too_large(exchange, spec.max_body_bytes) \
                     else await exchange.read_body()
                 timeline.close("transfer", "done")
                 duration = time.perf_counter() - start
@@ -152,18 +152,6 @@ async def run_step(
             if not released:
                 exchange.finish(clean=False)
 
-
-def _declared_too_large(exchange: Exchange, limit: int) -> bool:
-    # As the http probe: a declared, uncompressed length over the cap is not read.
-    if exchange.done:
-        return False
-    declared = req.header(exchange.headers, b"content-length")
-    return (
-        declared is not None
-        and declared.strip().isdigit()
-        and int(declared) > limit
-        and req.header(exchange.headers, b"content-encoding") is None
-    )
 
 
 def _judge(

@@ -79,7 +79,7 @@ from yarl import URL
 from monitor.config.model import HttpSpec, Target
 from probes import _http_expect as expect
 from probes import _http_request as req
-from probes._http_client import Exchange, Timeline
+from probes._http_client import Exchange, Timeline, declared_too_large
 from probes._http_errors import (
     BAD_REQUEST,
     BAD_URL,
@@ -247,7 +247,7 @@ async def _judge(
     failed = expect.check_status(status, spec.expect.status)
     duration = time.perf_counter() - start
     if failed is None:
-        body = None if _declared_too_large(exchange, spec.max_body_bytes) \
+        body = None if declared_too_large(exchange, spec.max_body_bytes) \
             else await exchange.read_body()
         timeline.close("transfer", "done")
         # The target's part ends with the last byte; judging the body is omniwatch's.
@@ -281,22 +281,6 @@ async def _judge(
         **result_of,
     )
 
-
-def _declared_too_large(exchange: Exchange, limit: int) -> bool:
-    """A declared length over the cap fails without reading the body.
-
-    Not when no body follows (HEAD, 204, 304: the exchange is already done) or when
-    it is compressed (the cap counts decoded bytes).
-    """
-    if exchange.done:
-        return False
-    declared = req.header(exchange.headers, b"content-length")
-    return (
-        declared is not None
-        and declared.strip().isdigit()
-        and int(declared) > limit
-        and req.header(exchange.headers, b"content-encoding") is None
-    )
 
 
 def _too_many_redirects(
