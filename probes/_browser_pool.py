@@ -13,7 +13,10 @@ Bounded at every step, because a probe must never outlive its timeout:
 
 * waiting for a page slot and for the browser to start count against the check's own
   deadline (the launch itself runs in a task of its own, so a check that gives up does
-  not leave a half-started browser: the next check gets it);
+  not leave a half-started browser: the next check gets it).  A check must have both by
+  :func:`start_by` (half its timeout, or 1 s, before its deadline, whichever is more):
+  past that it could not do its work, and it raises :class:`~probes.result.NotRun`
+  (``browser_busy``) instead of failing the target for omniwatch's own capacity;
 * closing a check's context may take until :data:`CLOSE_SECONDS` past its deadline (none
   when the check is being cancelled); a close that takes longer goes on in the
   background, for :data:`BACKGROUND_CLOSE_SECONDS` at most, while the browser is asked
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from monitor.config.model import BrowserConfig
 from probes._web_vitals import INIT_SCRIPT
+from probes.result import NOT_RUN_BROWSER_BUSY, NotRun
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
@@ -55,6 +59,21 @@ CLOSE_SECONDS: Final = 0.5
 BACKGROUND_CLOSE_SECONDS: Final = 30.0
 # A browser answers a CDP call in milliseconds; one that takes this long is hung.
 ANSWER_SECONDS: Final = 2.0
+# What a check must have left when it gets its page slot and a running browser: this
+# share of its timeout, and at least this many seconds.  With less, its steps' timeouts
+# would measure the wait, not the website.
+START_LEFT_RATIO: Final = 0.5
+START_LEFT_SECONDS: Final = 1.0
+
+
+def start_by(deadline: float, timeout_seconds: float) -> float:
+    """When a check with ``timeout_seconds`` ending at ``deadline`` must have its page
+    slot and a running browser: ``deadline - max(1 s, 50% of the timeout)``.
+
+    For a timeout of 2 s or less that is at (or before) the check's start: it runs only if
+    a slot is free and the browser up at once.
+    """
+    return deadline - max(START_LEFT_SECONDS, timeout_seconds * START_LEFT_RATIO)
 
 
 class BrowserUnavailable(Exception):
@@ -127,22 +146,32 @@ class BrowserPool:
 
     @contextlib.asynccontextmanager
     async def page(self, *, viewport: tuple[int, int], ignore_https_errors: bool,
-                   deadline: float) -> AsyncIterator[Page]:
+                   deadline: float, start_by: float | None = None) -> AsyncIterator[Page]:
         """A new page in a new context, closed on exit; waits for a free slot first.
 
-        ``deadline`` is the check's (``loop.time()``).  Raises ``TimeoutError`` (with a
-        message) if no slot frees up by then, and :class:`BrowserUnavailable` if the
-        browser cannot start, is still starting, or fails to open the page in time.
+        ``deadline`` is the check's (``loop.time()``).  With ``start_by`` (see
+        :func:`start_by`), a check without a slot and a running browser by then raises
+        :class:`~probes.result.NotRun`.  Without it, the wait may last until ``deadline``:
+        then it raises ``TimeoutError`` (with a message) if no slot frees up, and
+        :class:`BrowserUnavailable` if the browser is still starting.  Either way
+        :class:`BrowserUnavailable` if the browser cannot start or fails to open the
+        page in time.
         """
         semaphore = self._semaphore
+        cutoff = deadline if start_by is None else min(start_by, deadline)
         try:
-            async with asyncio.timeout_at(deadline):
+            # A free slot is taken without waiting, even past the cutoff.
+            async with asyncio.timeout_at(cutoff):
                 await semaphore.acquire()
         except TimeoutError:
+            if start_by is not None:
+                raise NotRun(NOT_RUN_BROWSER_BUSY, _slots_busy(self.config.max_concurrency)
+                             ) from None
             raise TimeoutError(f"no browser page free (browser.max_concurrency "
                                f"{self.config.max_concurrency})") from None
         try:
-            browser, context, page = await self._open(viewport, ignore_https_errors, deadline)
+            browser, context, page = await self._open(viewport, ignore_https_errors, deadline,
+                                                      start_by is not None, cutoff)
             try:
                 self.pages_open += 1
                 try:
@@ -155,11 +184,15 @@ class BrowserPool:
             semaphore.release()
 
     async def _open(self, viewport: tuple[int, int], ignore_https_errors: bool,
-                    deadline: float) -> tuple[Browser, BrowserContext, Page]:
+                    deadline: float, not_run: bool, cutoff: float
+                    ) -> tuple[Browser, BrowserContext, Page]:
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(cutoff):
                 browser = await self._running_browser()
         except TimeoutError:
+            if not_run:
+                raise NotRun(NOT_RUN_BROWSER_BUSY, "the shared browser was still starting"
+                             ) from None
             raise BrowserUnavailable("the browser was still starting when the check's "
                                      "time ran out") from None
         try:
@@ -331,6 +364,10 @@ class BrowserPool:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _slots_busy(slots: int) -> str:
+    return f"the browser's {slots} page slot{'' if slots == 1 else 's'} stayed busy"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -4,7 +4,10 @@ The check takes a page from the shared :class:`~probes._browser_pool.BrowserPool
 fresh context: nothing carried over from other checks), runs the target's steps in order,
 reads the page's timings, and on failure keeps a screenshot.  One deadline,
 ``target.timeout_seconds``, covers all of it, waiting for a page slot included; a step's
-own ``timeout_seconds`` can only shorten its share.
+own ``timeout_seconds`` can only shorten its share.  A check that has no page slot (or no
+running browser) by :func:`~probes._browser_pool.start_by` (half its timeout, at least
+1 s, before its deadline) is not run: it raises :class:`~probes.result.NotRun`
+(``browser_busy``), because a failure would blame the website for omniwatch's capacity.
 
 Steps (:data:`monitor.config.model.BROWSER_ACTIONS`):
 
@@ -26,7 +29,8 @@ Failure reasons (see :mod:`probes.result`); the first failing step decides, late
 are reported skipped, ``details["step"]`` names it and the message starts with it
 (``step wait_for: #transfer not visible within 5s``):
 
-``timeout``          a step's (or the check's) deadline passed, or no page was free.
+``timeout``          a step's (or the check's) deadline passed (or, on a retry, no page
+                     was free).
 ``dns``, ``connect_refused``, ``connect_error``, ``tls``, ``protocol``
                      the navigation failed (Chromium's ``net::ERR_*``).
 ``http_status``      the main document answered >= 400.
@@ -72,7 +76,7 @@ from urllib.parse import urlsplit
 from monitor.config import template
 from monitor.config.model import BrowserConfig, BrowserSpec, BrowserStep, Target
 from probes import _web_vitals
-from probes._browser_pool import BrowserUnavailable
+from probes._browser_pool import BrowserUnavailable, start_by
 from probes.context import ProbeContext
 from probes.result import (
     REASON_BODY_MISMATCH,
@@ -251,9 +255,13 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     retried = False
     while True:
         try:
+            # A retry waits until the deadline: the first attempt did start, and a failure
+            # then is the browser's, which the check reports.
             async with pool.page(viewport=spec.viewport,
                                  ignore_https_errors=spec.ignore_https_errors,
-                                 deadline=deadline) as page:
+                                 deadline=deadline,
+                                 start_by=None if retried else start_by(
+                                     deadline, target.timeout_seconds)) as page:
                 result = await _check(target, spec, page, pool.config, deadline)
                 browser = page.context.browser
                 died = result.reason != REASON_OK and (browser is None

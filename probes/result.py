@@ -1,7 +1,8 @@
 """The outcome of one probe: failures are data, never exceptions.
 
 A probe returns exactly one :class:`ProbeResult` for every attempt, whatever the
-target did.  Only bugs in omniwatch itself raise.
+target did.  Only bugs in omniwatch itself raise, and :class:`NotRun`: omniwatch's own
+capacity ran out before the probe could look at the target at all.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ REASONS: Final = (
     REASON_REQUEST_FAILED,
     REASON_BROWSER,
 )
+
+# Why a probe did not run (:class:`NotRun`): a label value of
+# ``omniwatch_probe_runs_skipped_total``, never a result reason.
+NOT_RUN_BROWSER_BUSY: Final = "browser_busy"  # no page slot (or browser) in time
 
 # Phases a probe may report, in the order they happen.
 PHASES: Final = ("dns", "connect", "tls", "first_byte", "transfer")
@@ -135,3 +140,18 @@ def failure(reason: str, message: str, duration_seconds: float, **extra: object)
         duration_seconds=duration_seconds,
         **extra,  # type: ignore[arg-type]
     )
+
+
+class NotRun(Exception):
+    """The probe never looked at the target: omniwatch's own capacity ran out first.
+
+    Not a result: a failure would count against the target's SLO (and page someone) for
+    omniwatch's own shortage.  The scheduled path counts it as a skipped run; ad-hoc
+    probes say so.  ``reason`` is one of the ``NOT_RUN_*`` values, ``message`` says what
+    was busy (``the browser's 2 page slots stayed busy``), never a secret.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

@@ -9,7 +9,7 @@ import time
 
 from monitor.config.model import Target
 from probes.context import ProbeContext
-from probes.result import REASON_PROTOCOL, REASON_TIMEOUT, ProbeResult, failure
+from probes.result import REASON_PROTOCOL, REASON_TIMEOUT, NotRun, ProbeResult, failure
 
 log = logging.getLogger("omniwatch.probe")
 
@@ -28,6 +28,8 @@ async def _attempt(probe_fn: object, target: Target, ctx: ProbeContext) -> Probe
     except TimeoutError:
         return failure(REASON_TIMEOUT, f"no answer within {target.timeout_seconds:g}s",
                        time.perf_counter() - start)
+    except NotRun:
+        raise  # not a result, and not a bug: the caller counts a skipped run
     except Exception as exc:  # a bug in a probe must not take the monitor down
         log.exception("probe_bug", extra={"target": target.name})
         return failure(REASON_PROTOCOL, f"internal error: {type(exc).__name__}",
@@ -38,12 +40,20 @@ async def run_target(target: Target, ctx: ProbeContext, probe_fn: object) -> Pro
     """Probe ``target``; re-attempt a failure up to ``target.confirm`` times at once.
 
     The returned result is the last attempt's, with ``attempts`` set to the raw number of
-    attempts made and ``started_at`` to when the first began.
+    attempts made and ``started_at`` to when the first began.  Raises
+    :class:`~probes.result.NotRun` when the first attempt could not run; a confirmation
+    that could not run ends the series with the failure already seen (the target did fail).
     """
     started_at = time.time()
     attempts = 0
+    result: ProbeResult | None = None
     while True:
-        result = await _attempt(probe_fn, target, ctx)
+        try:
+            result = await _attempt(probe_fn, target, ctx)
+        except NotRun:
+            if result is None:
+                raise
+            return dataclasses.replace(result, attempts=attempts, started_at=started_at)
         attempts += 1
         if result.success or attempts > target.confirm:
             if result.attempts == attempts and result.started_at == started_at:

@@ -29,7 +29,7 @@ from probes import _browser_pool as browser_pool
 from probes._browser_pool import BrowserPool
 from probes.browser import Tally, screenshot_reserve_seconds
 from probes.context import ProbeContext
-from probes.result import ProbeResult
+from probes.result import NotRun, ProbeResult
 from probes.runner import run_target
 from tests.browserpage import PageSite, page_server
 from tests.servers import Pki, closed_port
@@ -350,19 +350,62 @@ async def test_concurrency_cap_keeps_one_page_open(
     assert last.duration_seconds <= last_wall - 0.6
 
 
-async def test_waiting_for_a_slot_counts_against_the_timeout(
+async def test_a_check_must_start_with_half_its_time_and_at_least_a_second_left() -> None:
+    assert browser_pool.start_by(100.0, 9.0) == 95.5
+    assert browser_pool.start_by(100.0, 30.0) == 85.0
+    assert browser_pool.start_by(100.0, 1.5) == 99.0  # 1 s left at least
+    assert browser_pool.start_by(100.0, 1.0) == 99.0  # at its start: only a free slot
+
+
+async def test_a_check_without_a_slot_in_time_is_not_run(
         site: PageSite, shared_pool: BrowserPool, tmp_path: Path) -> None:
     shared_pool.configure(BrowserConfig(max_concurrency=1, screenshot_dir=str(tmp_path)))
     ctx = ProbeContext(browsers=shared_pool)
-    slow = target(step("open", "goto", url=site.page("/hang")), timeout=1.5)
-    quick = target(step("open", "goto", url=site.page("/ok")), timeout=0.5)
+    steps = (step("open", "goto", url=site.page("/late")),
+             step("late", "wait_for", selector="#late"))  # holds the one slot ~3 s
+    # The first holds the slot ~3 s; the second waits for it (it may until 6.2 s) and
+    # holds it ~3 s more; the third must have it by 4.4 s, and gets it no sooner than 6 s.
+    first, second = target(*steps, timeout=12.0), target(*steps, timeout=12.0)
+    third = target(*steps, timeout=8.0, name="web-third")
+    await shared_pool.start()  # a launch is no part of this
+    started = time.perf_counter()
+
+    async def after(seconds: float, t: Target) -> tuple[ProbeResult | NotRun, float]:
+        await asyncio.sleep(seconds)  # in the queue in this order
+        try:
+            outcome: ProbeResult | NotRun = await check(t, ctx)
+        except NotRun as exc:
+            outcome = exc
+        return outcome, time.perf_counter() - started
+
     try:
-        hung, waited = await asyncio.gather(check(slow, ctx), check(quick, ctx))
+        (done, _), (waited, _), (skipped, gave_up) = await asyncio.gather(
+            after(0.0, first), after(0.2, second), after(0.4, third))
     finally:
         shared_pool.configure(BrowserConfig())
-    assert hung.reason == "timeout"
-    assert (waited.reason, waited.message) == (
-        "timeout", "no browser page free (browser.max_concurrency 1) within 0.5s")
+    assert isinstance(done, ProbeResult)
+    assert isinstance(waited, ProbeResult)
+    assert (done.reason, waited.reason) == ("ok", "ok"), (done.message, waited.message)
+    assert isinstance(skipped, NotRun), skipped
+    assert (skipped.reason, skipped.message) == (
+        "browser_busy", "the browser's 1 page slot stayed busy")
+    # It gave up at its start_by (0.4 s + 4 s), not at its deadline (8.4 s).
+    assert 4.3 <= gave_up < 6.0
+
+
+async def test_a_check_the_browser_is_still_starting_for_is_not_run(
+        tmp_path: Path) -> None:
+    _require_browser()
+    # A cold pool and a 1 s timeout: the check must find the browser up at once.
+    pool = BrowserPool(BrowserConfig(screenshot_dir=str(tmp_path)))
+    try:
+        with pytest.raises(NotRun) as raised:
+            await check(target(step("open", "goto", url="http://127.0.0.1/"), timeout=1.0),
+                        ProbeContext(browsers=pool))
+    finally:
+        await pool.aclose()
+    assert (raised.value.reason, raised.value.message) == (
+        "browser_busy", "the shared browser was still starting")
 
 
 async def test_degraded_when_slower_than_the_latency_threshold(
