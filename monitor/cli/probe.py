@@ -27,7 +27,7 @@ from monitor.tables import format_table
 from probes import PROBES, ProbeFn
 from probes._browser_pool import BrowserPool, BrowserUnavailable
 from probes.context import ProbeContext
-from probes.result import PHASES, ProbeResult
+from probes.result import PHASES, NotRun, ProbeResult
 from probes.runner import run_target
 from probes.tls import with_min_valid
 
@@ -38,6 +38,10 @@ class Series:
 
     target: Target
     results: list[ProbeResult] = field(default_factory=list)
+    # Runs that could not happen (omniwatch's own capacity, not the target): the last's
+    # message, and how many.
+    not_run: str = ""
+    not_run_count: int = 0
 
 
 def _names(names: Iterable[str], most: int = 20) -> str:
@@ -175,7 +179,10 @@ async def probe_all(targets: Sequence[Target], count: int, interval: float,
         for i in range(count):
             if i:
                 await asyncio.sleep(interval)
-            s.results.append(await run_target(s.target, ctx, probe_fn(s.target.kind)))
+            try:
+                s.results.append(await run_target(s.target, ctx, probe_fn(s.target.kind)))
+            except NotRun as exc:
+                s.not_run, s.not_run_count = exc.message, s.not_run_count + 1
             done += 1
             if progress:
                 sys.stderr.write(f"\rprobing… {done}/{total}")
@@ -211,23 +218,33 @@ async def probe_all(targets: Sequence[Target], count: int, interval: float,
 
 def run_probe(targets: Sequence[Target], args: argparse.Namespace, every: float,
               min_valid: float | None = None, browser: BrowserConfig | None = None) -> int:
-    """Probe, print, and return the exit code (0 all succeeded, 1 any failed, 130 when
-    interrupted by Ctrl-C: the summary then covers the probes done)."""
+    """Probe, print, and return the exit code (0 all succeeded, 1 any failed or did not
+    run, 130 when interrupted by Ctrl-C: the summary then covers the probes done)."""
     progress = not args.json and sys.stderr.isatty() and args.count * len(targets) > 1
     series, interrupted = asyncio.run(probe_all(targets, args.count, every, progress,
                                                 min_valid, browser))
     rows = [summarise(s) for s in series if s.results]
+    not_run = [s for s in series if s.not_run_count]
     if args.json:
-        print(json.dumps({"targets": rows, **({"interrupted": True} if interrupted else {})},
+        skipped = [{"channel": s.target.channel, "target": s.target.name,
+                    "kind": s.target.kind, "not_run": s.not_run_count, "message": s.not_run}
+                   for s in not_run]
+        print(json.dumps({"targets": rows, **({"not_run": skipped} if skipped else {}),
+                          **({"interrupted": True} if interrupted else {})},
                          indent=2, default=str))
-    elif rows:
-        print(render_table(rows, repeated=args.count > 1))
+    else:
+        if rows:
+            print(render_table(rows, repeated=args.count > 1))
+        for s in not_run:
+            times = f" ({s.not_run_count} of {args.count})" if args.count > 1 else ""
+            print(f"{s.target.name}: not run{times}: {s.not_run}")
     if interrupted:
         done = sum(len(s.results) for s in series)
         print(f"omniwatch probe: interrupted after {done} of {args.count * len(targets)} "
               "probes", file=sys.stderr)
         return 130
-    return 0 if all(r["succeeded"] == r["probes"] for r in rows) else 1
+    # A check that did not run did not prove its target up.
+    return 0 if not not_run and all(r["succeeded"] == r["probes"] for r in rows) else 1
 
 
 # The ad-hoc options and their defaults: given with -c, they would be silently ignored.

@@ -57,7 +57,8 @@ class SchedulerCollector(Collector):
         skipped = CounterMetricFamily(
             "omniwatch_probe_runs_skipped",
             "Scheduled runs of a target that did not happen: busy (its previous run was "
-            "still going) or missed (it could not start within its grace time).",
+            "still going), missed (it could not start within its grace time) or "
+            "browser_busy (no browser page slot in time).",
             labels=("channel", "target", "reason"))
         targets = self._state.targets
         for (name, reason), n in sorted(self._state.skipped_runs.items()):

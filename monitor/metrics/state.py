@@ -147,7 +147,8 @@ class ProbeState:
     lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS))
     in_flight: int = 0
     skipped_busy: int = 0
-    # Runs the scheduler skipped, per (target, reason): "busy" or "missed".
+    # Runs that did not happen, per (target, reason): "busy" or "missed" (the scheduler),
+    # "browser_busy" (the probe raised NotRun).
     skipped_runs: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def ensure(self, channel: str, target: str, kind: str) -> TargetState:

@@ -43,7 +43,7 @@ from monitor.slo.flowreport import flow_scopes
 from monitor.store import ProbeStore, StoreDown
 from probes import PROBES
 from probes.context import ProbeContext
-from probes.result import ProbeResult
+from probes.result import NotRun, ProbeResult
 from probes.runner import run_target
 
 log = logging.getLogger("omniwatch.monitor")
@@ -292,13 +292,24 @@ class Monitor:
                     return
                 self.state.lateness.observe(max(0.0, time.time() - slot))
                 self.state.in_flight += 1
+                outcome: ProbeResult | NotRun
                 try:
-                    result = await run_target(target, self.ctx, PROBES[target.kind])
+                    outcome = await run_target(target, self.ctx, PROBES[target.kind])
+                except NotRun as exc:
+                    outcome = exc
                 finally:
                     self.state.in_flight -= 1
             # A reload may have removed or changed the target while it was probed.
-            if self._targets.get(name) is target:
-                self.observe(target, result)
+            if self._targets.get(name) is not target:
+                return
+            if isinstance(outcome, NotRun):
+                # omniwatch's own capacity, not the target: no result, no SLI, no alert.
+                self._skipped(name, outcome.reason)
+                log.warning("probe_skipped", extra={
+                    "channel": target.channel, "target": name, "reason": outcome.reason,
+                    "detail": outcome.message})
+            else:
+                self.observe(target, outcome)
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -325,6 +336,8 @@ class Monitor:
         """Probe the configured target ``name`` now, outside its schedule; None if unknown.
 
         The result is not folded into the SLI: an ad-hoc look must not change the record.
+        Raises :class:`~probes.result.NotRun` when the probe could not run (no browser
+        page slot in time).
         At most ``server.probe_concurrency`` run at once (more raise :class:`ProbeBusy`),
         and each waits for a ``scheduler.max_concurrency`` slot like a scheduled probe,
         so requests cannot open sockets past the cap.  Cancelling the caller (a client

@@ -2,7 +2,8 @@
 alerting API (:mod:`monitor.server.api`).
 
 ``/probe`` runs a *configured* target by name, blackbox_exporter-style; it never probes
-an address given in the request, so the monitor cannot be used as an open proxy.
+an address given in the request, so the monitor cannot be used as an open proxy.  A
+probe that could not run (no browser page slot in time) answers 503 with Retry-After.
 
 The server is run with aiohttp's handler cancellation on: a client that disconnects
 cancels its handler, so an abandoned ``/probe`` stops probing and frees its slot.  Work
@@ -14,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 
 from aiohttp import web
 
@@ -25,7 +27,7 @@ from monitor.runtime.monitor import Monitor, ProbeBusy
 from monitor.server.api import add_routes
 from monitor.server.guards import RELOAD_MAX_BODY_BYTES, RequestErrorLog, limit_body, reject
 from monitor.server.scrape import SharedRendering, respond
-from probes.result import ProbeResult
+from probes.result import NotRun, ProbeResult
 
 MONITOR_KEY: web.AppKey[Monitor] = web.AppKey("monitor", Monitor)
 SCRAPES_KEY: web.AppKey[SharedRendering] = web.AppKey("scrapes", SharedRendering)
@@ -94,6 +96,12 @@ async def probe(request: web.Request) -> web.Response:
         return reject(request, mon.server_stats, 503, "probe_busy",
                       f"{limit} /probe requests are running already (server.probe_concurrency)"
                       "; retry later\n", headers={"Retry-After": "1"})
+    except NotRun as exc:
+        # Every check holding a slot ends within its own timeout: one is free by then.
+        retry = max(1, math.ceil(target.timeout_seconds))
+        return reject(request, mon.server_stats, 503, exc.reason,
+                      f"{name}: not run: {exc.message}; the target was not probed, retry "
+                      "later\n", headers={"Retry-After": str(retry)})
     assert result is not None  # the target existed a moment ago; probe_now cannot drop it
     one = ProbeState()
     one.observe(target.channel, target.name, target.kind, result)
