@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -122,3 +123,13 @@ def test_cli_prints_not_run_and_exits_1(busy_probe: None,
     assert run_probe([_target()], args, 0.0) == 1
     out = capsys.readouterr().out
     assert out == "web-home: not run: the browser's 2 page slots stayed busy\n"
+
+
+def test_cli_json_lists_runs_not_run(busy_probe: None,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    args = argparse.Namespace(json=True, count=2)
+    assert run_probe([_target()], args, 0.0) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out == {"targets": [], "not_run": [
+        {"channel": "website", "target": "web-home", "kind": "http", "not_run": 2,
+         "message": BUSY}]}
