@@ -37,6 +37,11 @@ class Dialect:
         """Text expressions joined by U+001F, NULL as U+001E: the canonical row text."""
         raise NotImplementedError
 
+    def key_part(self, text: str) -> str:
+        """One part of a compound key as ``length:text`` (NULL stays NULL), so that parts
+        joined by U+001F cannot collide: ``('a\x1fb', 'c')`` vs ``('a', 'b\x1fc')``."""
+        return f"(CAST(length({text}) AS TEXT) || ':' || {text})"
+
     def key_hash(self, text: str) -> str:
         """The 32-bit key hash: first 8 hex digits of ``md5(text)`` as an integer."""
         raise NotImplementedError
@@ -80,6 +85,9 @@ class PostgresDialect(Dialect):
 
     def concat(self, exprs: Sequence[str]) -> str:
         return "concat_ws(chr(31), " + ", ".join(f"coalesce({e}, chr(30))" for e in exprs) + ")"
+
+    def key_part(self, text: str) -> str:
+        return f"(length({text})::text || ':' || {text})"
 
     def key_hash(self, text: str) -> str:
         return f"(('x' || substr(md5({text}), 1, 8))::bit(32)::bigint)"
@@ -126,6 +134,10 @@ class MySqlDialect(Dialect):
     def concat(self, exprs: Sequence[str]) -> str:
         return ("CONCAT_WS(CHAR(31 USING utf8mb4), "
                 + ", ".join(f"COALESCE({e}, CHAR(30 USING utf8mb4))" for e in exprs) + ")")
+
+    def key_part(self, text: str) -> str:
+        # CHAR_LENGTH counts code points, as PostgreSQL's length() does.
+        return f"CONCAT(CHAR_LENGTH({text}), ':', {text})"
 
     def key_hash(self, text: str) -> str:
         return f"CAST(CONV(SUBSTRING(MD5({text}), 1, 8), 16, 10) AS UNSIGNED)"

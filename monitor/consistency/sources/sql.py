@@ -4,7 +4,8 @@ Each dialect (:mod:`.dialects`) writes the same canonical expressions, so Postgr
 MySQL compute byte-identical row text and therefore identical hashes:
 
 * keys and values are cast to text; the key sorts by bytes (``key_order: binary``);
-* a row's text is its key and values joined by U+001F, NULL written as U+001E; rows
+* a row's text is its key and values joined by U+001F, NULL written as U+001E (each
+  part of a compound key written ``length:text``, so joined parts cannot collide); rows
   are also *transferred* as the values' joined text, one column instead of one per
   field, because drivers (PyMySQL most) spend most of their time per column;
 * the 32-bit *key hash* (first 8 hex digits of ``md5(key text)``) picks the segment;
@@ -107,10 +108,16 @@ class SqlSource:
         return False
 
     def _key_text(self) -> str:
+        parts = self._key_parts()
+        return parts[0] if len(parts) == 1 else self.dialect.concat(parts)
+
+    def _key_parts(self) -> list[str]:
+        # A compound key's parts are length-prefixed in the hashed texts: plainly joined,
+        # two different keys could hash (and checksum) as one.
         d = self.dialect
         if len(self._keys) == 1:
-            return d.text(self._keys[0])
-        return d.concat([d.text(k) for k in self._keys])
+            return [d.text(self._keys[0])]
+        return [d.key_part(d.text(k)) for k in self._keys]
 
     def _segment(self, modulus: int) -> str:
         d = self.dialect
@@ -215,7 +222,7 @@ class SqlSource:
 
     def _row_text(self) -> str:
         d = self.dialect
-        return d.concat([d.text(k) for k in self._keys] + list(self._values))
+        return d.concat(self._key_parts() + list(self._values))
 
     def _row_hash(self) -> str:
         return self.dialect.row_hash(self._row_text())
