@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,9 @@ _LITE = {"text": "TEXT", "int": "INTEGER", "ts": "TEXT"}
 
 def _naive_utc(v: Any) -> Any:
     # DATETIME has no zone: the engine reads naive timestamps as UTC.
-    return v.replace(tzinfo=None) if isinstance(v, datetime) else v
+    if isinstance(v, datetime) and v.tzinfo is not None:
+        return v.astimezone(UTC).replace(tzinfo=None)
+    return v
 
 
 def pg_table(conn: psycopg.Connection[Any], table: str, columns: Sequence[Column],
@@ -51,7 +53,7 @@ def lite_table(path: Path, table: str, columns: Sequence[Column], rows: Sequence
     conn = sqlite3.connect(path)
     conn.execute(f"DROP TABLE IF EXISTS {table}")
     conn.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {_LITE[t]}' for n, t in columns)})")
-    # Timestamps as ISO text with a zone, as most applications write them into SQLite.
+    # Timestamps as ISO text with their zone, as most applications write them into SQLite.
     conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})",
                      [[v.isoformat() if isinstance(v, datetime) else v for v in r]
                       for r in rows])

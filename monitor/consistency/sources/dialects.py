@@ -8,6 +8,11 @@ MD5, so its sources stream instead of checksumming.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 class Dialect:
@@ -65,6 +70,15 @@ class Dialect:
     def random(self) -> str:
         """A random number per row, for sampling."""
         return "random()"
+
+    def changed_since(self, column: str) -> str:
+        """Rows whose ``updated_at`` ``column`` is at or after the parameter."""
+        return f"{column} >= {self.param}"
+
+    def moment(self, at: datetime) -> object:
+        """``at`` as the parameter of :meth:`changed_since`: in UTC, because a column
+        without a zone is read as UTC (and PyMySQL drops the zone of what it sends)."""
+        return _utc(at)
 
     def escape_query(self, query: str) -> str:
         """A configured query made safe to send with parameters (literal ``%`` doubled)."""
@@ -179,6 +193,16 @@ class SqliteDialect(Dialect):
 
     def concat(self, exprs: Sequence[str]) -> str:
         return " || char(31) || ".join(f"coalesce({e}, char(30))" for e in exprs)
+
+    def changed_since(self, column: str) -> str:
+        # SQLite keeps timestamps as text: compared as text, 'T' vs ' ' and zone offsets
+        # decide instead of the time.  julianday() reads ISO text with or without a zone;
+        # text it cannot read counts as changed, as in the file sources.
+        return (f"(julianday({column}) >= julianday({self.param}) OR "
+                f"(julianday({column}) IS NULL AND {column} IS NOT NULL))")
+
+    def moment(self, at: datetime) -> object:
+        return _utc(at).isoformat()
 
     def hashed(self, column: str, kind: str) -> str:
         # ow_hash is a Python function registered on the connection: SQLite is in-process.

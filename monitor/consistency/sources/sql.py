@@ -151,12 +151,12 @@ class SqlSource:
 
     def stream(self, since: datetime | None = None) -> Iterator[SourceRecord]:
         """Every record, sorted by key in the database (binary order by default)."""
-        if since is not None and self._updated is None:
-            raise ValueError(f"source {self.name!r} has no updated_at column")
         sql, params = self._select(), []
         if since is not None:
-            sql += f" WHERE {self._updated} >= {self.dialect.param}"
-            params.append(since)
+            if self._updated is None:
+                raise ValueError(f"source {self.name!r} has no updated_at column")
+            sql += f" WHERE {self.dialect.changed_since(self._updated)}"
+            params.append(self.dialect.moment(since))
         yield from self._records(sql + self._order_by(), params)
 
     def stream_range(self, low: str | None, high: str | None) -> Iterator[SourceRecord]:
