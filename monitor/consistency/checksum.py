@@ -2,14 +2,16 @@
 
 Two strategies, chosen per pair:
 
-* **Key ranges** (``sources/ranges.py``), when both tables have one key column that sorts
-  by bytes natively and is indexed (PostgreSQL ``"C"``, MySQL ``*_bin``): the reference's
-  keys are cut into ranges by a sample; one indexed pass per side returns, per range, the
-  text ``key || row hash`` of all its rows; equal texts are matches, differing ones are
-  compared as sets in Python at C speed and name exactly the differing keys.  One pass
-  whatever the density of differences, and one ``md5`` per row.
-* **Hash segments** otherwise (compound keys, collations that do not sort by bytes,
-  queries): segments are buckets of a hash of the key, so both databases agree on them
+* **Key ranges** (``sources/ranges.py``), when both tables have one indexed text key
+  column, whatever its collation: the reference's keys are cut into ranges by a sample;
+  each database assigns rows to ranges by its own comparison; one indexed pass per side
+  returns, per range, the text ``key || row hash`` of all its rows; equal texts are
+  matches, differing ones are reconciled as sets *across* ranges
+  (``monitor.consistency.reconcile``: collations may disagree on a key's range) and name
+  exactly the differing keys.  One pass whatever the density of differences, and one
+  ``md5`` per row.
+* **Hash segments** otherwise (compound keys, integer keys, queries): segments are
+  buckets of a hash of the key, so both databases agree on them
   without agreeing on a collation; one ``GROUP BY`` per side checksums every segment; a
   differing segment that is still large is split ``split_factor`` ways by the next bits
   of the same hash (bisection in hash space); in the remaining differing segments each
@@ -34,9 +36,9 @@ from typing import TypeVar
 from monitor.consistency.compare import ComparePlan, compare_streams
 from monitor.consistency.errors import KeyOrderError, SourceError
 from monitor.consistency.model import ChecksumSettings, Key, Outcome
+from monitor.consistency.reconcile import RangeReconciler, common_bounds
 from monitor.consistency.report import Tally
 from monitor.consistency.sources.base import RangeSource, SegmentSource
-from monitor.consistency.sources.ranges import diff_entries
 from monitor.consistency.streams import chunked
 
 T = TypeVar("T")
@@ -152,10 +154,12 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
     are matches; differing ones name the differing keys, whose rows are then fetched.
     """
     tally = Tally(ref.name, channel.name, max_samples)
-    names = (ref.name, channel.name)
-    bounds, total = ref.range_split_keys(settings.segments, settings.max_fetch_rows)
+    reconciler = RangeReconciler((ref.name, channel.name))
+    cuts, total = ref.range_split_keys(settings.segments, settings.max_fetch_rows)
+    # Bounds out of order in either collation would not tile that side's keys.
+    ra_ranks, ca_ranks = _both(pool, lambda s: s.range_ranks(cuts), ref, channel)
+    bounds = common_bounds(cuts, ra_ranks, ca_ranks)
     segments = list(range(len(bounds) + 1))
-    keys: list[Key] = []
 
     null_rows: int | None = None
 
@@ -168,16 +172,10 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
             null_rows = ra.get(-1, (0, ""))[0] + ca.get(-1, (0, ""))[0]
         differ = 0
         for seg in batch:
-            lo = bounds[seg - 1] if seg > 0 else None
-            hi = bounds[seg] if seg < len(bounds) else None
             a, b = ra.get(seg, (0, "")), ca.get(seg, (0, ""))
-            matches, differing = diff_entries(names, lo, hi, a, b)
-            tally.add(Outcome.MATCH, matches)
-            tally.rows_checksummed += matches
-            keys.extend((k,) for k in differing)
+            reconciler.add(a, b)
             differ += a != b
         return differ
-
     rest = segments
     if len(segments) > 2 * PROBE_RANGES:
         step = len(segments) // PROBE_RANGES
@@ -189,8 +187,7 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
             rest = []
             for seg in sorted((rs.keys() | cs.keys()) - listed):
                 if rs.get(seg) == cs.get(seg):
-                    tally.add(Outcome.MATCH, rs[seg][0])
-                    tally.rows_checksummed += rs[seg][0]
+                    reconciler.matches += rs[seg][0]
                 else:
                     rest.append(seg)
         else:
@@ -201,9 +198,12 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
     for batch in chunked(iter(rest), per_batch):
         judge(batch)
         # Dense differences: fetching row by row would cost more than streaming the pair.
-        if len(keys) > settings.dense_ratio * max(total, 1):
+        if reconciler.pending() > settings.dense_ratio * max(total, 1):
             return None
-    keys.sort()
+    # Only now, with every differing range listed, can a key be called one-sided.
+    keys = [(k,) for k in reconciler.finish()]
+    tally.add(Outcome.MATCH, reconciler.matches)
+    tally.rows_checksummed += reconciler.matches
     for chunk in chunked(iter(keys), FETCH_KEYS):
         tally.merge(compare_streams(plan, ref.name, ref.fetch(chunk),
                                     {channel.name: channel.fetch(chunk)}, now,

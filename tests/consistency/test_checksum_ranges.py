@@ -1,5 +1,6 @@
-"""Checksum mode over key ranges: the pure list comparison, and edge cases end to end
-(NULL and duplicate keys, non-ASCII keys, a key column without an index)."""
+"""Checksum mode over key ranges, edge cases end to end (NULL and duplicate keys,
+non-ASCII keys, a key column without an index); the pure list comparison is tested in
+``test_reconcile.py``."""
 
 from __future__ import annotations
 
@@ -11,54 +12,11 @@ import pymysql
 import pytest
 
 from monitor.config.consistency import build_consistency
-from monitor.consistency.errors import KeyOrderError, SourceError
 from monitor.consistency.model import Outcome
 from monitor.consistency.run import run_check
 from monitor.consistency.sources import open_source
-from monitor.consistency.sources.ranges import ENTRY_SEPARATOR, HASH_DIGITS, diff_entries
 from tests.consistency import dataset as ds
 from tests.consistency.conftest import MYSQL_DSN, PG_DSN
-
-NAMES = ("ref", "chan")
-
-
-def lst(*entries: tuple[str, str]) -> tuple[int, str]:
-    return len(entries), ENTRY_SEPARATOR.join(k + h.rjust(HASH_DIGITS, "0")
-                                              for k, h in entries)
-
-
-def test_equal_lists_match_without_parsing() -> None:
-    a = lst(("A", "1"), ("B", "2"))
-    assert diff_entries(NAMES, None, None, a, a) == (2, [])
-    assert diff_entries(NAMES, None, None, (0, ""), (0, "")) == (0, [])
-
-
-def test_changed_and_one_sided_keys_are_named_sorted() -> None:
-    a = lst(("A", "1"), ("B", "2"), ("C", "3"), ("E", "5"))
-    b = lst(("E", "5"), ("D", "4"), ("B", "9"), ("A", "1"))  # any order
-    assert diff_entries(NAMES, "A", "F", a, b) == (2, ["B", "C", "D"])
-
-
-def test_duplicated_keys_are_never_matches() -> None:
-    a = lst(("A", "1"), ("A", "2"), ("B", "3"))
-    b = lst(("A", "1"), ("B", "3"))
-    assert diff_entries(NAMES, None, None, a, b) == (1, ["A"])
-    same = lst(("A", "1"), ("A", "1"), ("B", "3"))
-    assert diff_entries(NAMES, None, None, same, b) == (1, ["A"])
-
-
-def test_a_key_outside_its_range_fails_loudly() -> None:
-    a, b = lst(("B", "1")), lst(("B", "2"))
-    with pytest.raises(KeyOrderError):
-        diff_entries(NAMES, "C", None, a, b)
-    with pytest.raises(KeyOrderError):
-        diff_entries(NAMES, None, "B", a, b)
-
-
-def test_a_key_holding_the_separator_fails_loudly() -> None:
-    with pytest.raises(SourceError, match="U\\+001E"):
-        diff_entries(NAMES, None, None, (1, "A\x1eB" + "0" * HASH_DIGITS), (0, ""))
-
 
 N = 3000
 KEYS = [f"C{i:05d}" for i in range(1, N + 1)] + ["Ca", "Cé", "C中", "C😀"]

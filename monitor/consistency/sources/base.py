@@ -75,17 +75,21 @@ class SegmentSource(RecordSource, Protocol):
 
 @runtime_checkable
 class RangeSource(SegmentSource, Protocol):
-    """A source whose single key sorts by bytes in an index, so that both databases agree
-    on key ranges and read them cheaply (see ``sources/ranges.py``).  Segment ``i`` of
-    ``bounds`` holds ``bounds[i-1] <= key < bounds[i]`` (first and last open)."""
+    """A source whose single text key is indexed, so that key ranges are read cheaply
+    (see ``sources/ranges.py``).  Segment ``i`` of ``bounds`` holds ``bounds[i-1] <= key
+    < bounds[i]`` in the key column's own collation (first and last open)."""
 
     def range_capable(self) -> bool:
         """Whether this source's table can be cut into key ranges."""
         ...
 
     def range_split_keys(self, segments: int, max_rows: int) -> tuple[list[str], int]:
-        """Strictly increasing keys cutting the table into about ``segments`` ranges,
-        and the number of non-NULL keys."""
+        """Distinct keys, in the table's order, cutting it into about ``segments``
+        ranges, and the number of non-NULL keys."""
+        ...
+
+    def range_ranks(self, values: Sequence[str]) -> list[int]:
+        """The dense rank of each of ``values`` in the key column's collation."""
         ...
 
     def range_checksums(self, bounds: Sequence[str], segments: Sequence[int]

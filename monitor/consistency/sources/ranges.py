@@ -1,12 +1,13 @@
-"""Key-range segments for ``checksum`` mode, where both key columns sort by bytes natively.
+"""Key-range segments for ``checksum`` mode, over a single indexed text key column.
 
 Hash segments (``SqlSource.segment_checksums``) need an ``md5`` of the key on top of the
 row's own ``md5``, and a ``GROUP BY`` over a computed expression that scans the whole
-table.  When a table's single key column already sorts by bytes (PostgreSQL collation
-``"C"``, MySQL ``*_bin``), both databases agree on key ranges, and a range can be read
-through the primary key's index instead:
+table.  When a table has one indexed text key column, a range can be read through that
+index instead, whatever its collation: each database puts a row in a range by its own
+comparison, and ``monitor.consistency.reconcile`` explains why that stays exact:
 
-* split keys come from a random sample of the reference (one scan, a few keys back);
+* split keys come from a random sample of the reference (one scan, a few keys back),
+  kept non-decreasing in both sides' collations (:func:`ranks` asks each database);
 * the ranges travel as a ``VALUES`` list joined to the table on ``lo <= key < hi``: both
   PostgreSQL (nested loop over index scans) and MariaDB ("range checked for each
   record") then walk the index once, range after range, hashing each row once;
@@ -22,17 +23,16 @@ bounds[i]``; the first and last are open; ``-1`` holds NULL keys.
 from __future__ import annotations
 
 import math
-from collections import Counter
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from monitor.consistency.errors import KeyOrderError, SourceError
+from monitor.consistency.errors import SourceError
 from monitor.consistency.model import SourceConfig, SourceRecord
+from monitor.consistency.reconcile import HASH_DIGITS
 from monitor.consistency.sources.base import Layout
 from monitor.consistency.sources.dialects import Dialect
 
-ENTRY_SEPARATOR = "\x1e"
-HASH_DIGITS = 16
 SAMPLES_PER_SEGMENT = 8  # enough for segments within a few tens of percent of equal size
 
 
@@ -58,13 +58,54 @@ class RangeHost(Protocol):
 
     def _row_hash(self) -> str: ...
 
-    def _keys_sort_binary(self) -> bool: ...
+
+def collation(source: RangeHost) -> str | None:
+    """The key column's collation as a ``COLLATE`` operand, from the catalog; ``None``
+    when the column is not text (integer keys compare as numbers in the database but as
+    text everywhere else, so they stay on hash segments)."""
+    if source.config.table is None or len(source._keys) != 1:
+        return None
+    schema, _, table = source.config.table.rpartition(".")
+    (column,) = source.layout.key_columns
+    d = source.dialect
+    if d.name == "postgres":
+        sql = ("SELECT n.nspname, c.collname FROM pg_attribute a "
+               "JOIN pg_collation c ON c.oid = a.attcollation "
+               "JOIN pg_namespace n ON n.oid = c.collnamespace "
+               "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s")
+        got = list(source._rows(sql, [d.quote(source.config.table), column]))
+        # Quoted part by part, so a name holding a dot stays one identifier.
+        return f"{d.quote(got[0][0])}.{d.quote(got[0][1])}" if got else None
+    if d.name == "mysql":
+        sql = ("SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+               "COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s")
+        rows = list(source._rows(sql, [schema or None, table, column]))
+        name = str(rows[0][0]) if rows and rows[0][0] else ""
+        # MySQL collation names are plain words; anything else is not spliced into SQL.
+        return name if re.fullmatch(r"[A-Za-z0-9_]+", name) else None
+    return None
+
+
+def ranks(source: RangeHost, values: Sequence[str]) -> list[int]:
+    """The dense rank of each of ``values`` in the key column's own collation (equal
+    ranks: equal to the database, as ``c001`` and ``C001`` case-insensitively)."""
+    coll = collation(source)
+    if not values:
+        return []
+    if coll is None:  # range_capable() said yes, so the catalog changed underneath
+        raise SourceError(source.config.name, "query", "the key column has no collation")
+    p = source.dialect.param
+    rows_sql = ", ".join(f"({i}, {p})" for i in range(len(values)))
+    sql = (f"WITH ow_v (ow_i, ow_s) AS (VALUES {rows_sql}) SELECT ow_i, "
+           f"DENSE_RANK() OVER (ORDER BY ow_s COLLATE {coll}) FROM ow_v")
+    got = dict(source._rows(sql, list(values)))
+    return [int(got[i]) for i in range(len(values))]
 
 
 def usable(source: RangeHost) -> bool:
     """Whether ``source`` can be cut into key ranges read through its key's index."""
     if not (source.dialect.supports_checksum and len(source._keys) == 1
-            and source.config.table is not None and source._keys_sort_binary()):
+            and source.config.table is not None and collation(source) is not None):
         return False
     # Without an index on the key, each range of the join would scan the whole table.
     schema, _, table = source.config.table.rpartition(".")
@@ -83,9 +124,9 @@ def usable(source: RangeHost) -> bool:
 
 
 def split_keys(source: RangeHost, segments: int, max_rows: int) -> tuple[list[str], int]:
-    """Strictly increasing keys cutting ``source`` into about ``segments`` ranges (more
-    when a range would exceed ``max_rows``), chosen from a random sample of its keys;
-    and the number of non-NULL keys."""
+    """Distinct keys in the table's own order cutting ``source`` into about ``segments``
+    ranges (more when a range would exceed ``max_rows``), chosen from a random sample of
+    its keys; and the number of non-NULL keys."""
     (key,) = source._keys
     rel = source._relation
     rows = list(source._rows(f"SELECT COUNT({key}) FROM {rel}", []))
@@ -95,13 +136,14 @@ def split_keys(source: RangeHost, segments: int, max_rows: int) -> tuple[list[st
         return [], total
     rate = min(1.0, SAMPLES_PER_SEGMENT * segments / total)
     d = source.dialect
+    # Ordered by the column itself: ranges are cut where the database draws them.
     sql = (f"SELECT {d.text(key)} FROM {rel} WHERE {key} IS NOT NULL AND "
-           f"{d.random()} < {rate!r}")
-    sample = sorted(str(r[0]) for r in source._rows(sql, []))
+           f"{d.random()} < {rate!r} ORDER BY {key}")
+    sample = [str(r[0]) for r in source._rows(sql, [])]
     if not sample:
         return [], total
     step = len(sample) / segments
-    return sorted({sample[int(i * step)] for i in range(1, segments)}), total
+    return list(dict.fromkeys(sample[int(i * step)] for i in range(1, segments))), total
 
 
 def _ranges_sql(source: RangeHost, select: str, bounds: Sequence[str],
@@ -164,41 +206,3 @@ def null_key_records(source: RangeHost) -> Iterator[SourceRecord]:
     """The records whose key is NULL (each one ``invalid``)."""
     (key,) = source._keys
     yield from source._records(f"{source._select()} WHERE {key} IS NULL", [])
-
-
-def _entries(name: str, text: str, rows: int) -> list[str]:
-    entries = text.split(ENTRY_SEPARATOR) if rows else []
-    if len(entries) != rows:  # a key holding U+001E: a loud error, never a mis-split
-        raise SourceError(name, "query", "a key holds the control character U+001E")
-    return entries
-
-
-def diff_entries(names: tuple[str, str], lo: str | None, hi: str | None,
-                 a: tuple[int, str], b: tuple[int, str]) -> tuple[int, list[str]]:
-    """``(matches, keys)`` of one range's two lists: the number of keys with equal row
-    hashes on both sides, and the keys whose hashes differ, are one-sided or duplicated.
-
-    Pure and at C speed where it matters: equal texts are equal ranges; otherwise set
-    operations on whole entries find the few that differ.
-    """
-    if a == b:  # the usual case: both databases listed the same rows in the same order
-        return a[0], []
-    ea, eb = _entries(names[0], a[1], a[0]), _entries(names[1], b[1], b[0])
-    for name, entries in zip(names, (ea, eb), strict=True):
-        if entries and ((lo is not None and min(entries)[:-HASH_DIGITS] < lo)
-                        or (hi is not None and max(entries)[:-HASH_DIGITS] >= hi)):
-            # A key the database put in this range sorts elsewhere in byte order: the
-            # two sides may disagree on ranges (PAD SPACE collations).  Fail loudly.
-            raise KeyOrderError(name, "key outside its byte range")
-    sa, sb = set(ea), set(eb)
-    differing = {e[:-HASH_DIGITS] for e in sa ^ sb}
-    duplicated = False
-    for entries in (ea, eb):
-        keys = [e[:-HASH_DIGITS] for e in entries]
-        if len(set(keys)) != len(keys):  # duplicate keys: judged by the full comparison
-            duplicated = True
-            differing.update(k for k, n in Counter(keys).items() if n > 1)
-    common = sa & sb
-    if duplicated:  # only a duplicated key can have both a common and a differing entry
-        common = {e for e in common if e[:-HASH_DIGITS] not in differing}
-    return len(common), sorted(differing)

@@ -213,10 +213,12 @@ class SqlSource:
         """``n`` random keys chosen by the database (its own random generator)."""
         d = self.dialect
         not_null = " AND ".join(f"{k} IS NOT NULL" for k in self._keys)
-        sql = (f"SELECT DISTINCT {', '.join(d.text(k) for k in self._keys)} FROM "
+        sql = (f"SELECT {', '.join(d.text(k) for k in self._keys)} FROM "
                f"(SELECT {', '.join(self._keys)} FROM {self._relation} WHERE {not_null} "
                f"ORDER BY {d.random()} LIMIT {int(n)}) AS ow_s")
-        return [tuple(row) for row in self._rows(sql, [])]
+        # Distinct in Python, by exact text: SQL DISTINCT in a case-insensitive or PAD
+        # SPACE collation would merge 'c001' with 'C001' and 'x' with 'x '.
+        return list(dict.fromkeys(tuple(row) for row in self._rows(sql, [])))
 
     # -- SegmentSource -------------------------------------------------------------
 
@@ -263,8 +265,12 @@ class SqlSource:
     # -- RangeSource (sources/ranges.py) ---------------------------------------------
 
     def range_capable(self) -> bool:
-        """Whether key ranges can be read through the key's index (one byte-sorted key)."""
+        """Whether key ranges can be read through the key's index (one text key)."""
         return ranges.usable(self)
+
+    def range_ranks(self, values: Sequence[str]) -> list[int]:
+        """The dense rank of each of ``values`` in the key column's collation."""
+        return ranges.ranks(self, values)
 
     def range_split_keys(self, segments: int, max_rows: int) -> tuple[list[str], int]:
         """Keys cutting this table into about ``segments`` ranges (sampled); row count."""
