@@ -8,6 +8,9 @@
    by side with reladiff from PyPI (``--bisection-threshold 65536``) at 0%, 0.1% and 1%
    differences.  reladiff 0.6.0 refuses text keys on MySQL, so the peer runs with that
    check patched out (see ``PEER_PATCH``); omniwatch handles text keys natively.
+   ``--collation bytes`` (default) keys both tables by bytes (PostgreSQL ``"C"``, MariaDB
+   ``ascii_bin``); ``--collation default`` uses separate tables as a DBA creates them
+   (PostgreSQL in the cluster's default collation, MariaDB ``utf8mb4_general_ci``).
 
 The databases are the local ones (PostgreSQL 127.0.0.1:5432 ``test``, MariaDB
 127.0.0.1:3306 ``test``); tables are prefixed ``ow_cons_bench_`` and kept between runs
@@ -47,6 +50,17 @@ NOW = datetime(2024, 6, 1, tzinfo=UTC)
 # reladiff 0.6.0 (through sqeleton) marks MySQL as not supporting alphanumeric keys and
 # refuses to diff on a text key; the peer runs with that one flag flipped, nothing else.
 PEER_PATCH = "bench: allow text keys on MySQL for reladiff"
+
+# Checksum pairs by key collation: (reference table, channel table, PostgreSQL key
+# column, MariaDB key column).  The byte-collation tables stay as they were.
+CHECKSUM_TABLES = {
+    "bytes": ("ow_cons_bench_cs_ref", "ow_cons_bench_cs_ch", 'text COLLATE "C"',
+              "VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin"),
+    "default": ("ow_cons_bench_dc_ref", "ow_cons_bench_dc_ch", "text",
+                "VARCHAR(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
+}
+PG_KEY = CHECKSUM_TABLES["bytes"][2]
+MY_KEY = CHECKSUM_TABLES["bytes"][3]
 
 
 def customer(i: int) -> tuple[str, str, str, str, str]:
@@ -90,10 +104,10 @@ def diffs_rows(n: int, ratio: float) -> Iterator[tuple[str, ...]]:
 
 # -- loading ----------------------------------------------------------------------------
 
-def load_pg(table: str, rows: Iterator[tuple[str, ...]]) -> None:
+def load_pg(table: str, rows: Iterator[tuple[str, ...]], key: str = PG_KEY) -> None:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
-        conn.execute(f'CREATE TABLE {table} (customer_id text COLLATE "C" PRIMARY KEY, '
+        conn.execute(f"CREATE TABLE {table} (customer_id {key} PRIMARY KEY, "
                      "name text, phone text, id_number text, risk_level text)")
         with conn.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
             for row in rows:
@@ -101,7 +115,7 @@ def load_pg(table: str, rows: Iterator[tuple[str, ...]]) -> None:
         conn.execute(f"VACUUM ANALYZE {table}")
 
 
-def load_mysql(table: str, rows: Iterator[tuple[str, ...]]) -> None:
+def load_mysql(table: str, rows: Iterator[tuple[str, ...]], key: str = MY_KEY) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False, newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE,
                        escapechar="\\")
@@ -112,8 +126,8 @@ def load_mysql(table: str, rows: Iterator[tuple[str, ...]]) -> None:
     try:
         with conn.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {table}")
-            cur.execute(f"CREATE TABLE {table} (customer_id VARCHAR(16) CHARACTER SET ascii "
-                        "COLLATE ascii_bin PRIMARY KEY, name VARCHAR(64), phone VARCHAR(32), "
+            cur.execute(f"CREATE TABLE {table} (customer_id {key} PRIMARY KEY, "
+                        "name VARCHAR(64), phone VARCHAR(32), "
                         "id_number VARCHAR(32), risk_level VARCHAR(8)) CHARACTER SET utf8mb4")
             cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {table} CHARACTER SET utf8mb4 "
                         "FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n'", (path,))
@@ -168,26 +182,33 @@ def full_config(workers: int = 2) -> dict[str, Any]:
     }
 
 
-def checksum_config() -> dict[str, Any]:
+def checksum_config(collation: str = "bytes") -> dict[str, Any]:
+    ref, chan = CHECKSUM_TABLES[collation][:2]
     return {
         "reference": "branch", "fields": ["name", "phone", "id_number", "risk_level"],
         "workers": 2,  # used when differences are dense and the pair is streamed
         "sources": {
-            "branch": {"kind": "postgres", "dsn": PG_DSN, "table": "ow_cons_bench_cs_ref"},
-            "app": {"kind": "mysql", "dsn": MY_URL, "table": "ow_cons_bench_cs_ch"},
+            "branch": {"kind": "postgres", "dsn": PG_DSN, "table": ref},
+            "app": {"kind": "mysql", "dsn": MY_URL, "table": chan},
         },
     }
 
 
 def child(kind: str) -> None:
     """Run one check in this (fresh) process and print its figures as JSON."""
+    # Run as a script, bench/ is first on sys.path, and bench/alerts.py would shadow the
+    # alerts package that monitor.config imports.
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
     from monitor.config.consistency import build_consistency
     from monitor.consistency.run import run_check
 
-    raw = {"full": full_config(2), "full1": full_config(1)}.get(kind) or checksum_config()
+    checksum, _, collation = kind.partition(":")  # "checksum:default"
+    raw = ({"full": full_config(2), "full1": full_config(1)}.get(kind)
+           or checksum_config(collation or "bytes"))
     config = build_consistency(raw, "bench", Path.cwd())
     t = time.monotonic()
-    reports = run_check(config, mode="checksum" if kind == "checksum" else "full", now=NOW)
+    reports = run_check(config, mode="checksum" if checksum == "checksum" else "full", now=NOW)
     seconds = time.monotonic() - t
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -209,14 +230,15 @@ def run_child(kind: str) -> dict[str, Any]:
     return result
 
 
-def run_peer(peer: str) -> tuple[float, int]:
+def run_peer(peer: str, collation: str = "bytes") -> tuple[float, int]:
     """reladiff on the checksum pair: wall seconds and the number of differences printed."""
+    ref, chan = CHECKSUM_TABLES[collation][:2]
     script = f"""
 import sys
 import sqeleton.databases.mysql
 sqeleton.databases.mysql.MySQL.SUPPORTS_ALPHANUMS = True  # {PEER_PATCH}
 from reladiff.__main__ import main
-sys.argv = ["reladiff", "{PG_URL}", "ow_cons_bench_cs_ref", "{MY_URL}", "ow_cons_bench_cs_ch",
+sys.argv = ["reladiff", "{PG_URL}", "{ref}", "{MY_URL}", "{chan}",
             "-k", "customer_id", "-c", "name", "-c", "phone", "-c", "id_number",
             "-c", "risk_level", "--bisection-threshold", "65536"]
 main()
@@ -264,19 +286,24 @@ def settle(timeout: float = 30.0) -> None:
         conn2.close()
 
 
-def bench_checksum(n: int, peer: str | None, ratios: list[float]) -> list[str]:
-    load_pg("ow_cons_bench_cs_ref", (customer(i) for i in range(1, n + 1)))
+def bench_checksum(n: int, peer: str | None, ratios: list[float],
+                   collation: str = "bytes") -> list[str]:
+    ref, chan, pg_key, my_key = CHECKSUM_TABLES[collation]
+    load_pg(ref, (customer(i) for i in range(1, n + 1)), pg_key)
     lines = []
     for ratio in ratios:
-        load_mysql("ow_cons_bench_cs_ch", diffs_rows(n, ratio))
+        load_mysql(chan, diffs_rows(n, ratio), my_key)
         settle()
-        ours = run_child("checksum")
+        ours = run_child(f"checksum:{collation}")
         (rep,) = ours["reports"]
-        line = (f"checksum {ratio:.1%} differences: omniwatch {ours['wall']:.2f} s "
+        line = (f"checksum ({collation} collation) {ratio:.1%} differences: "
+                f"omniwatch {ours['wall']:.2f} s "
                 f"({rep['mode']}, mismatches {rep['counts'].get('mismatch', 0)}, "
                 f"rows fetched {rep['rows_read']})")
+        if rep["error"]:  # a failed check must never read as "0 mismatches"
+            line += f" ERROR: {rep['error']}"
         if peer:
-            peer_s, peer_diffs = run_peer(peer)
+            peer_s, peer_diffs = run_peer(peer, collation)
             line += (f"; reladiff {peer_s:.2f} s ({peer_diffs} diff lines); "
                      f"reladiff/omniwatch = {peer_s / ours['wall']:.2f}x")
         lines.append(line)
@@ -293,6 +320,8 @@ def main() -> None:
     parser.add_argument("--peer", default="/tmp/reladiff-venv/bin/python",
                         help="a Python with reladiff[postgresql,mysql]==0.6.0 installed")
     parser.add_argument("--ratios", default="0,0.001,0.01")
+    parser.add_argument("--collation", choices=sorted(CHECKSUM_TABLES), default="bytes",
+                        help="checksum tables keyed by bytes, or in default collations")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -302,10 +331,11 @@ def main() -> None:
     if args.drop:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS ow_cons_bench_ref, ow_cons_bench_pg, "
-                         "ow_cons_bench_cs_ref")
+                         "ow_cons_bench_cs_ref, ow_cons_bench_dc_ref")
         conn2 = pymysql.connect(host="127.0.0.1", user="root", database="test")
         with conn2.cursor() as cur:
-            cur.execute("DROP TABLE IF EXISTS ow_cons_bench_my, ow_cons_bench_cs_ch")
+            cur.execute("DROP TABLE IF EXISTS ow_cons_bench_my, ow_cons_bench_cs_ch, "
+                        "ow_cons_bench_dc_ch")
         conn2.close()
         SQLITE_PATH.unlink(missing_ok=True)
         return
@@ -315,7 +345,8 @@ def main() -> None:
         print("\n".join(lines), flush=True)
     if not args.skip_checksum:
         peer = args.peer if Path(args.peer).exists() else None
-        more = bench_checksum(args.rows, peer, [float(r) for r in args.ratios.split(",")])
+        more = bench_checksum(args.rows, peer, [float(r) for r in args.ratios.split(",")],
+                              args.collation)
         print("\n".join(more), flush=True)
         lines += more
     if args.out:

@@ -27,7 +27,6 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from monitor.consistency.errors import SourceError
 from monitor.consistency.model import SourceConfig, SourceRecord
 from monitor.consistency.reconcile import HASH_DIGITS
 from monitor.consistency.sources.base import Layout
@@ -58,11 +57,14 @@ class RangeHost(Protocol):
 
     def _row_hash(self) -> str: ...
 
+    def _bound(self, expr: str) -> str: ...
 
-def collation(source: RangeHost) -> str | None:
-    """The key column's collation as a ``COLLATE`` operand, from the catalog; ``None``
-    when the column is not text (integer keys compare as numbers in the database but as
-    text everywhere else, so they stay on hash segments)."""
+
+def collation(source: RangeHost) -> tuple[str, str] | None:
+    """How to compare a bound in the key column's own collation, from the catalog: the
+    text before and after the bound's expression; ``None`` when the column is not text
+    (integer keys compare as numbers in the database but as text everywhere else, so
+    they stay on hash segments).  Cached on the source by :meth:`SqlSource._bound`."""
     if source.config.table is None or len(source._keys) != 1:
         return None
     schema, _, table = source.config.table.rpartition(".")
@@ -75,29 +77,32 @@ def collation(source: RangeHost) -> str | None:
                "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s")
         got = list(source._rows(sql, [d.quote(source.config.table), column]))
         # Quoted part by part, so a name holding a dot stays one identifier.
-        return f"{d.quote(got[0][0])}.{d.quote(got[0][1])}" if got else None
+        return ("", f" COLLATE {d.quote(got[0][0])}.{d.quote(got[0][1])}") if got else None
     if d.name == "mysql":
-        sql = ("SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
-               "COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s")
+        sql = ("SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+               "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s "
+               "AND COLUMN_NAME = %s")
         rows = list(source._rows(sql, [schema or None, table, column]))
-        name = str(rows[0][0]) if rows and rows[0][0] else ""
-        # MySQL collation names are plain words; anything else is not spliced into SQL.
-        return name if re.fullmatch(r"[A-Za-z0-9_]+", name) else None
+        charset, name = (str(v or "") for v in rows[0]) if rows else ("", "")
+        # MySQL names are plain words; anything else is never spliced into SQL.
+        if not all(re.fullmatch(r"[A-Za-z0-9_]+", v) for v in (charset, name)):
+            return None
+        # The bound is converted to the column's character set (an ascii_bin key against
+        # utf8mb4 text would otherwise be compared in the text's collation, not its own).
+        return "CONVERT(", f" USING {charset}) COLLATE {name}"
     return None
 
 
 def ranks(source: RangeHost, values: Sequence[str]) -> list[int]:
     """The dense rank of each of ``values`` in the key column's own collation (equal
-    ranks: equal to the database, as ``c001`` and ``C001`` case-insensitively)."""
-    coll = collation(source)
+    ranks: equal to the database, as ``c001`` and ``C001`` case-insensitively), by the
+    same expression that compares them with the key in :func:`checksums`."""
     if not values:
         return []
-    if coll is None:  # range_capable() said yes, so the catalog changed underneath
-        raise SourceError(source.config.name, "query", "the key column has no collation")
     p = source.dialect.param
     rows_sql = ", ".join(f"({i}, {p})" for i in range(len(values)))
     sql = (f"WITH ow_v (ow_i, ow_s) AS (VALUES {rows_sql}) SELECT ow_i, "
-           f"DENSE_RANK() OVER (ORDER BY ow_s COLLATE {coll}) FROM ow_v")
+           f"DENSE_RANK() OVER (ORDER BY {source._bound('ow_s')}) FROM ow_v")
     got = dict(source._rows(sql, list(values)))
     return [int(got[i]) for i in range(len(values))]
 
@@ -151,6 +156,9 @@ def _ranges_sql(source: RangeHost, select: str, bounds: Sequence[str],
     """``select`` (aggregates over the table, aliased ``t``) per segment, one statement."""
     (key,) = source._keys
     p = source.dialect.param
+    # Bounds are compared in the key column's collation, explicitly, on the bound's side
+    # only: the key stays a bare column, so its index serves the comparison.
+    lo, hi, bound = source._bound("ow_b.ow_lo"), source._bound("ow_b.ow_hi"), source._bound(p)
     rel = f"{source._relation} AS t" if source.config.table else source._relation
     inner: list[str] = []
     outer: list[object] = []
@@ -164,13 +172,13 @@ def _ranges_sql(source: RangeHost, select: str, bounds: Sequence[str],
     if inner:
         # ow_-prefixed names: the joined VALUES list must not shadow the table's columns.
         parts.append(f"SELECT ow_b.ow_i, {select} FROM ow_b {source.dialect.drive_join} {rel} "
-                     f"ON {key} >= ow_b.ow_lo AND {key} < ow_b.ow_hi GROUP BY ow_b.ow_i")
+                     f"ON {key} >= {lo} AND {key} < {hi} GROUP BY ow_b.ow_i")
     for s in segments:
         if s == 0:
-            cond = f"{key} < {p}" if bounds else f"{key} IS NOT NULL"
+            cond = f"{key} < {bound}" if bounds else f"{key} IS NOT NULL"
             outer.extend(bounds[:1])
         elif s == last:
-            cond = f"{key} >= {p}"
+            cond = f"{key} >= {bound}"
             outer.append(bounds[-1])
         elif s == -1:
             cond = f"{key} IS NULL"

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.consistency.cancel import CancelScope, watch
+from monitor.consistency.errors import SourceError
 from monitor.consistency.model import Key, SourceConfig, SourceRecord, Unreadable
 from monitor.consistency.sources import ranges
 from monitor.consistency.sources.base import Layout
@@ -263,6 +264,17 @@ class SqlSource:
                                  [int(s) for s in segments])
 
     # -- RangeSource (sources/ranges.py) ---------------------------------------------
+
+    _bound_sql: tuple[str, str] | None = None
+
+    def _bound(self, expr: str) -> str:
+        """``expr`` (a key-range bound) as compared in the key column's own collation."""
+        if self._bound_sql is None:
+            got = ranges.collation(self)
+            if got is None:  # range_capable() said yes: the catalog changed underneath
+                raise SourceError(self.name, "query", "the key column is not text")
+            self._bound_sql = got
+        return self._bound_sql[0] + expr + self._bound_sql[1]
 
     def range_capable(self) -> bool:
         """Whether key ranges can be read through the key's index (one text key)."""
