@@ -120,8 +120,10 @@ async def test_ok_page_passes_every_step_and_reports_timings(
         ("open", "ok"), ("greeting", "ok"), ("button", "ok"), ("transfer", "ok"),
         ("started", "ok"), ("console", "ok"), ("requests", "ok")]
     assert result.steps[0].status_code == 200
-    # The button appears 200 ms after the bundle ran: wait_for waited for it.
-    assert result.steps[2].duration_seconds > 0.05
+    # The button appears 200 ms after the bundle ran, which is after goto began: by the
+    # end of wait_for at least that long has passed (on a slow machine goto and the
+    # greeting may take all of it, so wait_for alone need not have waited).
+    assert sum(s.duration_seconds for s in result.steps[:3]) > 0.18
     assert result.duration_seconds >= sum(s.duration_seconds for s in result.steps)
     # The button's arrival shifts the layout: CLS is measured (and small), as is LCP.
     assert set(result.measurements) == {"ttfb_seconds", "fcp_seconds", "lcp_seconds", "cls",
