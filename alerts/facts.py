@@ -67,10 +67,11 @@ class SloFacts:
 
 @dataclass(frozen=True, slots=True)
 class ConsistencyFacts:
-    """The latest consistency check of one channel against the reference."""
+    """The latest consistency check of one dataset's channel against its reference."""
 
     channel: str
     reference: str
+    dataset: str = "customers"
     labels: Labels = ()
     ratio: float | None = None  # None when the check failed or judged nothing
     objective: float = 0.99
@@ -105,7 +106,7 @@ class RuleInputs:
     slos: Sequence[SloFacts] | None = ()
     consistency: Sequence[ConsistencyFacts] = ()
     health: HealthFacts = HealthFacts()
-    # (channel, reference) pairs configured for checks whose first check since start
+    # (dataset, channel, reference) configured for checks whose first check since start
     # has not reported yet: their consistency alerts stand as they were (a restart
     # proves nothing about the data).
-    consistency_awaited: tuple[tuple[str, str], ...] = ()
+    consistency_awaited: tuple[tuple[str, str, str], ...] = ()

@@ -98,18 +98,19 @@ CONSISTENCY_ALERTS = frozenset({"ConsistencyBelowObjective", "ConsistencyCheckFa
 def consistency(ev: Evaluation) -> list[Signal]:
     """ConsistencyBelowObjective, and ConsistencyCheckFailing when a check cannot run."""
     out = []
-    for c in sorted(ev.inputs.consistency, key=lambda c: (c.channel, c.reference)):
+    for c in sorted(ev.inputs.consistency, key=lambda c: (c.channel, c.reference, c.dataset)):
         below = alert_labels(c.labels, alertname="ConsistencyBelowObjective",
-                             channel=c.channel, reference=c.reference, severity="ticket")
+                             channel=c.channel, reference=c.reference, dataset=c.dataset,
+                             severity="ticket")
         if c.error is not None:
             failing = alert_labels(c.labels, alertname="ConsistencyCheckFailing",
                                    channel=c.channel, reference=c.reference,
-                                   severity="warning")
+                                   dataset=c.dataset, severity="warning")
             out.append(Signal(
                 labels=failing,
                 annotations=annotation_set(
                     summary=f"The consistency check of {c.channel} against {c.reference} "
-                            f"could not run", error=c.error),
+                            f"({c.dataset}) could not run", error=c.error),
                 active_since=ev.since(failing)))
             # A broken check proves nothing: the last verdict stands until one runs.
             out += ev.carry(below)
@@ -122,14 +123,14 @@ def consistency(ev: Evaluation) -> list[Signal]:
         out.append(Signal(
             labels=below,
             annotations=annotation_set(
-                summary=f"{c.channel} agrees with {c.reference} on {ratio} of records, "
-                        f"below the {objective_text(c.objective)} objective",
+                summary=f"{c.channel} agrees with {c.reference} on {ratio} of {c.dataset} "
+                        f"records, below the {objective_text(c.objective)} objective",
                 ratio=ratio, objective=objective_text(c.objective), field=c.worst_field,
                 judged=str(c.judged)),
             active_since=ev.since(below, c.at or None)))  # the check that found it
     awaited = set(ev.inputs.consistency_awaited)
     if awaited:
         kept = [a for a in ev.previous.values() if a.label("alertname") in CONSISTENCY_ALERTS
-                and (a.label("channel"), a.label("reference")) in awaited]
+                and (a.label("dataset"), a.label("channel"), a.label("reference")) in awaited]
         out += [s for a in sorted(kept, key=lambda a: a.labels) for s in carried(a)]
     return out

@@ -26,7 +26,7 @@ from monitor.cli.common import (
 )
 from monitor.config.model import Config
 from monitor.consistency.jobs import check_now
-from monitor.consistency.model import ConsistencyReport, Outcome
+from monitor.consistency.model import ConsistencyConfig, ConsistencyReport, Outcome
 from monitor.consistency.report import report_to_dict
 from monitor.store import StoreUnavailable, open_store
 from monitor.tables import format_table
@@ -35,30 +35,33 @@ _COLUMNS = (Outcome.MATCH, Outcome.MISMATCH, Outcome.MISSING, Outcome.EXTRA, Out
             Outcome.DUPLICATE_KEY, Outcome.PENDING_SYNC)
 
 
-def render_reports(reports: Sequence[ConsistencyReport]) -> str:
-    """A table per channel, then fields that differ most and masked example keys."""
-    head = ["CHANNEL", "MODE", "RATIO", "OBJECTIVE", *[str(o).upper() for o in _COLUMNS],
+def render_reports(reports: Sequence[ConsistencyReport], named: bool = False) -> str:
+    """A row per channel, then fields that differ most and masked example keys; with
+    ``named`` (a section of several datasets) rows and notes say the dataset too."""
+    head = [*(["DATASET"] if named else []), "CHANNEL", "MODE", "RATIO", "OBJECTIVE", *[str(o).upper() for o in _COLUMNS],
             "STATUS"]
     rows = [head]
     notes: list[str] = []
     for r in reports:
+        where = f"{r.dataset}/{r.channel}" if named else r.channel
         status = "FAILED" if not r.success else ("OK" if r.meets_objective else "BELOW")
         ratio = "n/a" if r.ratio is None else f"{r.ratio * 100:.3f}%"
         if r.interval is not None:
             ratio += f" [{r.interval[0] * 100:.2f}-{r.interval[1] * 100:.2f}]"
         counts = ["-"] * len(_COLUMNS) if not r.success else [
             str(r.counts.get(o, 0)) for o in _COLUMNS]
-        rows.append([r.channel, r.mode, ratio, f"{r.objective * 100:g}%", *counts, status])
+        rows.append([*([r.dataset] if named else []), r.channel, r.mode, ratio, f"{r.objective * 100:g}%", *counts,
+                     status])
         if r.error is not None:
-            notes.append(f"{r.channel}: check failed: {r.error}")
+            notes.append(f"{where}: check failed: {r.error}")
             continue
         worst = sorted(r.field_mismatches.items(), key=lambda kv: -kv[1])[:5]
         if worst:
-            notes.append(f"{r.channel}: fields that differ: "
+            notes.append(f"{where}: fields that differ: "
                          + ", ".join(f"{f} ({n})" for f, n in worst))
         examples = [s for s in r.samples if s.outcome != Outcome.MATCH][:5]
         if examples:  # under their own channel's heading, never the previous channel's
-            notes.append(f"{r.channel}: example keys (values masked):")
+            notes.append(f"{where}: example keys (values masked):")
         for s in examples:
             detail = s.reason or "; ".join(
                 f"{d.field}: {d.reference} vs {d.channel}" for d in s.diffs)
@@ -72,14 +75,14 @@ def write_mismatches(path: Path, reports: Sequence[ConsistencyReport]) -> int:
     # Keys with broken bytes (lone surrogates) are written escaped: \udcff.
     with path.open("w", newline="", encoding="utf-8", errors="backslashreplace") as f:
         w = csv.writer(f)
-        w.writerow(["reference", "channel", "key", "outcome", "field", "reference_value",
+        w.writerow(["dataset", "reference", "channel", "key", "outcome", "field", "reference_value",
                     "channel_value", "reason"])
         for r in reports:
             for s in r.samples:
                 if s.outcome == Outcome.MATCH:
                     continue
                 for d in s.diffs or [None]:
-                    w.writerow([r.reference, r.channel, s.key, str(s.outcome),
+                    w.writerow([r.dataset, r.reference, r.channel, s.key, str(s.outcome),
                                 d.field if d else "", d.reference if d else "",
                                 d.channel if d else "", s.reason or ""])
                     n += 1
@@ -112,22 +115,45 @@ class _Progress:
             sys.stderr.write("\r\033[K")
 
 
+def select(config: Config, datasets: Sequence[str] | None, channels: Sequence[str] | None
+           ) -> list[tuple[ConsistencyConfig, list[str] | None]]:
+    """The datasets to check (default: all), each with its channels to check (``None``:
+    all); a dataset without any of the ``channels`` asked for is left out.  Raises
+    :class:`UsageError` for a name that is no dataset, a channel no selected dataset
+    has, or a reference asked for as a channel."""
+    names = [c.dataset for c in config.consistency]
+    unknown = [d for d in datasets or () if d not in names]
+    if unknown:
+        raise UsageError(f"unknown dataset {', '.join(map(repr, unknown))} "
+                         f"(datasets: {', '.join(names)})")
+    chosen = [c for c in config.consistency if not datasets or c.dataset in datasets]
+    known = sorted({ch for c in chosen for ch in c.channels})
+    refs = {c.reference for c in chosen}
+    wrong = [ch for ch in channels or () if ch not in known]
+    for ch in wrong:
+        if ch in refs:
+            raise UsageError(f"{ch!r} is the reference: every channel is compared with it; "
+                             f"choose a channel to check (channels: {', '.join(known)})")
+    if wrong:
+        raise UsageError(f"unknown channel {', '.join(map(repr, wrong))} "
+                         f"(channels: {', '.join(known)})")
+    if not channels:
+        return [(c, None) for c in chosen]
+    return [(c, [ch for ch in c.channels if ch in channels]) for c in chosen
+            if any(ch in channels for ch in c.channels)]
+
+
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
-    """Run a check now; exit 1 if a channel failed or is under its objective."""
-    if config.consistency is None:
+    """Run a check now (each selected dataset in turn); exit 1 if a channel failed or is
+    under its objective."""
+    if not config.consistency:
         print(f"omniwatch consistency: {args.config} has no consistency: section",
               file=sys.stderr)
         return EXIT_USAGE
-    cfg = config.consistency
-    if cfg.reference in (args.channel or ()):
-        print(f"omniwatch consistency: {cfg.reference!r} is the reference: every channel is "
-              f"compared with it; choose a channel to check (channels: "
-              f"{', '.join(cfg.channels)})", file=sys.stderr)
-        return EXIT_USAGE
-    unknown = [c for c in args.channel or () if c not in cfg.channels]
-    if unknown:
-        print(f"omniwatch consistency: unknown channel {', '.join(map(repr, unknown))} "
-              f"(channels: {', '.join(cfg.channels)})", file=sys.stderr)
+    try:
+        plan = select(config, args.dataset, args.channel)
+    except UsageError as exc:
+        print(f"omniwatch consistency: {exc.messages[0]}", file=sys.stderr)
         return EXIT_USAGE
     mismatches = None if args.mismatches is None else check_output("--mismatches",
                                                                     args.mismatches)
@@ -137,9 +163,11 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
             store = open_store(config.store)
         except StoreUnavailable as exc:
             print(f"omniwatch consistency: history not recorded: {exc}", file=sys.stderr)
+    reports: list[ConsistencyReport] = []
     try:
         with _Progress(not args.json and sys.stderr.isatty()):
-            reports = check_now(cfg, store, mode=args.mode, channels=args.channel)
+            for cfg, channels in plan:
+                reports += check_now(cfg, store, mode=args.mode, channels=channels)
     finally:
         if store is not None:
             store.close()
@@ -152,7 +180,8 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"reports": [report_to_dict(r) for r in reports]}, indent=2))
     else:
-        print(render_reports(reports))
+        named = [c.dataset for c in config.consistency] != ["customers"]
+        print(render_reports(reports, named))
     return EXIT_OK if all(r.meets_objective for r in reports) else EXIT_FAILED
 
 

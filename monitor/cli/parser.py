@@ -167,6 +167,8 @@ def _add_consistency(sub: SubParsers[argparse.ArgumentParser]) -> None:
                     "or 100%. Values shown are masked. Exit 0 if every channel meets its "
                     "objective, 1 if one is below or failed, 2 usage or config error.")
     check.add_argument("-c", "--config", required=True, metavar="FILE")
+    check.add_argument("--dataset", action="append", metavar="NAME",
+                       help="check only this dataset (repeatable; default: every dataset)")
     check.add_argument("--channel", action="append", metavar="C",
                        help="check only this channel (repeatable)")
     check.add_argument("--mode", choices=CONSISTENCY_MODES,

@@ -1,8 +1,12 @@
-"""Build a :class:`ConsistencyConfig` from the raw ``consistency:`` section of a config file.
+"""Build one :class:`ConsistencyConfig` per dataset from the raw ``consistency:`` section.
 
-Two layers like :mod:`monitor.config.loader`: ``schemas/consistency.schema.json`` checks the
-shape, then cross-field checks give exact messages at paths such as
-``consistency.sources.app.dsn``.  Every problem is reported at once, as a
+The section is one dataset (its keys at the top: the dataset ``customers``) or several
+under ``datasets:``, beside section-wide defaults (:data:`DEFAULT_KEYS`) that each dataset
+may override.  Two layers like :mod:`monitor.config.loader`:
+``schemas/consistency.schema.json`` checks the shape, then cross-field checks give exact
+messages at paths such as ``consistency.datasets.accounts.sources.app.dsn`` (or
+``consistency.sources.app.dsn`` in the single form; a default's own path when the
+problem is in a default).  Every problem is reported at once, as a
 :class:`monitor.config.ConfigError`.  ``${ENV}`` references are expected to have been
 substituted by the caller (the loader does it for the whole file).
 """
@@ -36,6 +40,14 @@ from monitor.consistency.schema import required_fields
 from monitor.redact import DsnError, mysql_facts, postgres_facts
 
 SECTION = "consistency"
+DEFAULT_DATASET = "customers"
+# Keys that may sit beside ``datasets:`` as defaults for every dataset; the mappings among
+# them are merged one level deep (a dataset's ``schedule: {interval: 5m}`` keeps the
+# default ``schedule.mode``).
+DEFAULT_KEYS = ("objective", "grace", "hash_salt", "mode", "schedule", "sample_size",
+                "max_samples", "workers", "checksum")
+_MERGED_KEYS = ("schedule", "checksum")
+DEFAULT_FULL_EVERY_SECONDS = 86400.0
 DEFAULT_FIELDS = ("name", "phone", "id_number", "risk_level")
 SQL_KINDS = ("postgres", "mysql", "sqlite")
 FILE_KINDS = ("sqlite", "csv", "jsonl")
@@ -76,6 +88,11 @@ def _message(error: jsonschema.ValidationError) -> str:
     if (error.validator == "oneOf" and isinstance(error.schema, dict)
             and error.schema.get("description")):
         return f"not valid: {error.schema['description']}"
+    if error.validator == "not" and error.validator_value == {}:  # a key refused outright
+        key = str(error.absolute_path[-1]) if error.absolute_path else "it"
+        if key == "datasets":
+            return "a dataset cannot hold 'datasets'"
+        return f"{key!r} belongs in each dataset (consistency.datasets.NAME.{key})"
     if error.validator == "propertyNames":
         return "names must start with a lower-case letter and use only a-z, 0-9, '-', '_'"
     if error.validator == "minProperties" and error.path and error.path[-1] == "sources":
@@ -96,14 +113,43 @@ def schema_problems(raw: Any, file: str) -> list[ConfigProblem]:
     return sorted(found.values(), key=lambda p: (p.path, p.message))
 
 
+def dataset_sections(raw: Mapping[str, Any]
+                     ) -> list[tuple[str, Path_, dict[str, Any], set[Path_]]]:
+    """Each dataset's raw mapping with the section's defaults merged in: ``(name, path
+    prefix, merged, inherited)``; ``inherited`` holds the (one- or two-part) paths whose
+    value came from a default, so that a problem in it is reported where it was written."""
+    if "datasets" not in raw:
+        return [(DEFAULT_DATASET, (), dict(raw), set())]
+    defaults = {k: raw[k] for k in DEFAULT_KEYS if k in raw}
+    out: list[tuple[str, Path_, dict[str, Any], set[Path_]]] = []
+    for name, own in raw["datasets"].items():
+        merged = dict(defaults)
+        inherited: set[Path_] = {(k,) for k in defaults}
+        for k, v in (own.items() if isinstance(own, Mapping) else ()):
+            base = defaults.get(k)
+            inherited.discard((k,))
+            if k in _MERGED_KEYS and isinstance(base, Mapping) and isinstance(v, Mapping):
+                merged[k] = {**base, **v}
+                inherited |= {(k, sub) for sub in base if sub not in v}
+            else:
+                merged[k] = v
+        out.append((str(name), ("datasets", str(name)), merged, inherited))
+    return out
+
+
 class _Builder:
-    def __init__(self, file: str, base_dir: Path) -> None:
+    def __init__(self, file: str, base_dir: Path, prefix: Path_ = (),
+                 inherited: set[Path_] | None = None) -> None:
         self.file = file
         self.base_dir = base_dir
+        self.prefix = prefix
+        self.inherited = inherited or set()
         self.problems: list[ConfigProblem] = []
 
     def problem(self, path: Path_, message: str) -> None:
-        self.problems.append(ConfigProblem(self.file, format_path((SECTION, *path)), message))
+        where = path if path[:1] in self.inherited or path[:2] in self.inherited else (
+            *self.prefix, *path)
+        self.problems.append(ConfigProblem(self.file, format_path((SECTION, *where)), message))
 
     def duration(self, raw: Any, path: Path_, default: float) -> float:
         if raw is None:
@@ -187,7 +233,10 @@ class _Builder:
             pagination=Pagination(**pag),
         )
 
-    def build(self, raw: Mapping[str, Any]) -> ConsistencyConfig:
+    def build(self, raw: Mapping[str, Any], dataset: str = DEFAULT_DATASET
+              ) -> ConsistencyConfig:
+        if dataset == "all":  # the overall ratio's label value
+            self.problem((), "'all' is reserved for the overall ratio; choose another name")
         objective = 0.99
         if "objective" in raw:
             try:
@@ -221,37 +270,83 @@ class _Builder:
         sources.sort(key=lambda s: s.name != reference)
         schedule = raw.get("schedule", {})
         mode = raw.get("mode", "full")
+        schedule_mode = schedule.get("mode", mode)
+        full_every: float | None = None
+        if schedule_mode == "incremental":
+            full_every = self.duration(schedule.get("full_every"), ("schedule", "full_every"),
+                                       DEFAULT_FULL_EVERY_SECONDS)
+            if mode not in ("full", "checksum"):
+                self.problem(("mode",), "an incremental schedule's whole runs need mode "
+                             "'full' or 'checksum'")
+            for s in sources:
+                if s.updated_at is None:
+                    self.problem(("sources", s.name, "updated_at"),
+                                 "schedule mode 'incremental' needs 'updated_at' on every "
+                                 "source")
+        elif "full_every" in schedule:
+            self.problem(("schedule", "full_every"),
+                         "'full_every' applies only to schedule mode 'incremental'")
         return ConsistencyConfig(
             reference=reference, key=key, fields=rules, sources=tuple(sources),
             objective=objective,
             grace_seconds=self.duration(raw.get("grace"), ("grace",), 600.0),
-            hash_salt=raw.get("hash_salt"), mode=mode, schedule_mode=schedule.get("mode", mode),
+            hash_salt=raw.get("hash_salt"), mode=mode, schedule_mode=schedule_mode,
             interval_seconds=self.duration(schedule.get("interval"), ("schedule", "interval"),
                                            3600.0),
             sample_size=raw.get("sample_size", 1000), max_samples=raw.get("max_samples", 20),
             workers=raw.get("workers", 1),
             checksum=ChecksumSettings(**raw.get("checksum", {})),
+            dataset=dataset, full_every_seconds=full_every,
         )
 
 
-def build_consistency(raw: Any, file: str = "<string>", base_dir: Path | None = None
-                      ) -> ConsistencyConfig:
-    """Validate and type the ``consistency:`` section ``raw``.
+def _build_all(raw: Mapping[str, Any], file: str, base_dir: Path, lenient: bool
+               ) -> tuple[list[ConsistencyConfig], list[ConfigProblem]]:
+    configs, problems = [], []
+    for name, prefix, merged, inherited in dataset_sections(raw):
+        builder = _Builder(file, base_dir, prefix, inherited)
+        if lenient:
+            with contextlib.suppress(*SKIPPED):
+                builder.build(merged, name)
+        else:
+            configs.append(builder.build(merged, name))
+        problems += builder.problems
+    # A problem in a default is found once per dataset: say it once.
+    return configs, list(dict.fromkeys(problems))
+
+
+def build_datasets(raw: Any, file: str = "<string>", base_dir: Path | None = None
+                   ) -> tuple[ConsistencyConfig, ...]:
+    """Validate and type the ``consistency:`` section ``raw``: one config per dataset, in
+    the order written (the single-dataset form is the one dataset ``customers``).
 
     Relative file paths resolve against ``base_dir`` (the config file's directory).
     Raises :class:`monitor.config.ConfigError` listing every problem.
     """
+    base = base_dir or Path.cwd()
     problems = schema_problems(raw, file)
-    builder = _Builder(file, base_dir or Path.cwd())
     if not problems:
-        config = builder.build(raw)
-        if builder.problems:
-            raise ConfigError(builder.problems)
-        return config
+        configs, found = _build_all(raw, file, base, lenient=False)
+        if found:
+            raise ConfigError(found)
+        return tuple(configs)
     # Both layers, as the loader does (monitor.config.lenient): the cross-field checks on
     # what the schema did not refuse, skipping what cannot be read.
     errors = list(jsonschema.Draft202012Validator(consistency_schema()).iter_errors(raw))
     refused = bad_paths(errors)
-    with contextlib.suppress(*SKIPPED):
-        builder.build(prune(raw, refused))
-    raise ConfigError([*problems, *news(builder.problems, refused, (SECTION,))])
+    pruned = prune(raw, refused)
+    found = []
+    if isinstance(pruned, Mapping):
+        with contextlib.suppress(*SKIPPED):
+            found = _build_all(pruned, file, base, lenient=True)[1]
+    raise ConfigError([*problems, *news(found, refused, (SECTION,))])
+
+
+def build_consistency(raw: Any, file: str = "<string>", base_dir: Path | None = None
+                      ) -> ConsistencyConfig:
+    """:func:`build_datasets` for a section of one dataset (either form); ``ValueError``
+    when it has several."""
+    configs = build_datasets(raw, file, base_dir)
+    if len(configs) != 1:
+        raise ValueError(f"the section has {len(configs)} datasets; use build_datasets")
+    return configs[0]

@@ -180,10 +180,10 @@ def _build(doc: dict[str, Any], file: str, base_dir: Path, originals: Mapping[Pa
     if isinstance(doc.get("consistency"), dict):
         # Imported here: a file without the section never loads the consistency engine's
         # normalisers and record schema.
-        from monitor.config.consistency import build_consistency
+        from monitor.config.consistency import build_datasets
 
         try:
-            config = dataclasses.replace(config, consistency=build_consistency(
+            config = dataclasses.replace(config, consistency=build_datasets(
                 doc["consistency"], file, base_dir))
         except ConfigError as exc:
             problems += exc.problems

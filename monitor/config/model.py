@@ -366,7 +366,8 @@ class Config:
     scheduler: SchedulerConfig = SchedulerConfig()
     slo: SloConfig = SloConfig()
     maintenance: tuple[MaintenanceConfig, ...] = ()
-    consistency: ConsistencyConfig | None = None
+    # One config per dataset of the consistency: section, in the order written.
+    consistency: tuple[ConsistencyConfig, ...] = ()
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     browser: BrowserConfig = BrowserConfig()
     journeys: JourneysConfig = JourneysConfig()

@@ -1,9 +1,13 @@
 """Consistency checks in the running monitor and on the command line.
 
 The engine (:mod:`monitor.consistency`) is synchronous and driver-bound, so the monitor
-runs it in a worker thread on ``consistency.schedule.interval``; the latest report per
-channel is kept for scrapes (:mod:`monitor.metrics.consistency`) and every run is written
-to the history store (counts only).
+runs it in a worker thread.  Every dataset has its own schedule (its
+``schedule.interval``, and with ``schedule.mode: incremental`` the plan of
+:mod:`monitor.consistency.schedule`); one check thread runs at a time across all datasets
+(a lock), so datasets due together run one after the other and two checks of one dataset
+never overlap.  The latest report per (dataset, channel) is kept for scrapes
+(:mod:`monitor.metrics.consistency`) and every run is written to the history store
+(counts only).
 """
 
 from __future__ import annotations
@@ -13,32 +17,62 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 from monitor.consistency.cancel import CancelScope
 from monitor.consistency.model import ConsistencyConfig, ConsistencyReport
 from monitor.consistency.report import report_to_dict
 from monitor.consistency.run import run_check
+from monitor.consistency.schedule import (
+    INCREMENTAL,
+    PlannedRun,
+    ScheduleState,
+    after_run,
+    plan_run,
+)
 
 log = logging.getLogger("omniwatch.consistency")
 T = TypeVar("T")
 
 
+# (dataset, channel): what the latest reports are kept by.
+ReportKey = tuple[str, str]
+
+
 @dataclass(slots=True)
 class ConsistencyState:
-    """The latest report of every channel, for the collector."""
+    """The latest reports, for the collector and the alert rules.
 
-    latest: dict[str, ConsistencyReport] = field(default_factory=dict)
+    ``latest`` is the latest report per (dataset, channel), of any kind; ``whole`` the
+    latest of a whole run (full, checksum or sample: not incremental), which is what the
+    overall ratio weighs.  ``active`` holds each dataset's check in progress (settled when
+    its thread ends, even after a cancel).
+    """
+
+    latest: dict[ReportKey, ConsistencyReport] = field(default_factory=dict)
+    whole: dict[ReportKey, ConsistencyReport] = field(default_factory=dict)
     runs: int = 0
-    # The check running now (settled when its thread ends, even after a cancel).
-    active: asyncio.Future[Any] | None = None
+    active: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+
+    def keep(self, reports: Sequence[ConsistencyReport]) -> None:
+        """Take in one run's reports.  An incremental run that found no changed key
+        judged nothing: the previous verdict of that channel stands."""
+        for r in reports:
+            key = (r.dataset, r.channel)
+            if r.mode == INCREMENTAL:
+                if not (r.success and r.judged == 0 and key in self.latest):
+                    self.latest[key] = r
+                continue
+            self.latest[key] = self.whole[key] = r
 
 
 def history_row(report: ConsistencyReport) -> dict[str, Any]:
     """What the history store keeps of ``report``: counts, never a value."""
     doc = report_to_dict(report)
     doc.pop("samples", None)
+    doc["dataset"] = report.dataset
     if not report.success:  # the table's columns are NOT NULL: empty, not partial, counts
         doc.update(judged=0, counts={}, field_mismatches={})
     doc["started_at_ts"] = report.started_at.timestamp()
@@ -47,7 +81,8 @@ def history_row(report: ConsistencyReport) -> dict[str, Any]:
 
 def log_report(report: ConsistencyReport) -> None:
     """One structured line per channel checked; errors are already free of values."""
-    facts: dict[str, Any] = {"reference": report.reference, "channel": report.channel,
+    facts: dict[str, Any] = {"dataset": report.dataset, "reference": report.reference,
+                             "channel": report.channel,
                              "mode": report.mode, "duration_seconds":
                              round(report.duration_seconds, 3)}
     if report.error is not None:
@@ -59,16 +94,20 @@ def log_report(report: ConsistencyReport) -> None:
 
 
 def check_now(config: ConsistencyConfig, store: Any, *, mode: str | None = None,
-              channels: Sequence[str] | None = None,
+              channels: Sequence[str] | None = None, since: datetime | None = None,
               cancel: CancelScope | None = None) -> list[ConsistencyReport]:
     """Run one check (blocking), log it and add it to the history when a store is given.
+
+    The reports name ``config.dataset``; ``since`` makes it incremental (``run_check``).
 
     A check cancelled meanwhile (``cancel``) is neither logged as failed nor recorded:
     it was stopped, it did not find anything; it returns no reports.
     """
-    reports = run_check(config, mode=mode, channels=channels, cancel=cancel)
+    reports = [replace(r, dataset=config.dataset) for r in run_check(
+        config, mode=mode, channels=channels, since=since, cancel=cancel)]
     if cancel is not None and cancel.cancelled:
-        log.info("consistency_check_cancelled", extra={"reference": config.reference})
+        log.info("consistency_check_cancelled", extra={"dataset": config.dataset,
+                                                       "reference": config.reference})
         return []
     for r in reports:
         log_report(r)
@@ -77,7 +116,8 @@ def check_now(config: ConsistencyConfig, store: Any, *, mode: str | None = None,
                 store.record_consistency(history_row(r))
             except Exception as exc:  # history is best effort; the check result stands
                 log.error("consistency_history_failed", extra={
-                    "channel": r.channel, "error": type(exc).__name__})
+                    "dataset": r.dataset, "channel": r.channel,
+                    "error": type(exc).__name__})
     return reports
 
 
@@ -86,13 +126,14 @@ def check_now(config: ConsistencyConfig, store: Any, *, mode: str | None = None,
 WIND_DOWN_SECONDS = 5.0
 
 
-async def _cancellable(state: ConsistencyState, fn: Callable[[CancelScope], T]) -> T:
+async def _cancellable(state: ConsistencyState, dataset: str,
+                      fn: Callable[[CancelScope], T]) -> T:
     """Run ``fn(scope)`` in a daemon thread: a check that takes minutes must not hold up
     shutdown, as a thread of the default executor would (it is joined at exit).
 
     Cancelling the awaiting task cancels the scope (the sources end their connections
-    and statements) and waits a moment for the thread to end; ``state.active`` stays
-    pending until it has, whatever happens to the task.
+    and statements) and waits a moment for the thread to end; ``state.active[dataset]``
+    stays pending until it has, whatever happens to the task.
     """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
@@ -106,7 +147,7 @@ async def _cancellable(state: ConsistencyState, fn: Callable[[CancelScope], T]) 
         else:
             loop.call_soon_threadsafe(_settle, future, result, None)
 
-    state.active = future
+    state.active[dataset] = future
     threading.Thread(target=work, name="consistency-check", daemon=True).start()
     try:
         return await asyncio.shield(future)
@@ -130,52 +171,67 @@ def _settle(future: asyncio.Future[T], result: T | None, exc: BaseException | No
         future.set_result(result)  # type: ignore[arg-type]
 
 
-async def schedule_loop(config: ConsistencyConfig, state: ConsistencyState,
-                        store: Any) -> None:
-    """Check every ``interval_seconds`` forever (cancel to stop); never two at once.
+def _scheduled(config: ConsistencyConfig, store: Any, run: PlannedRun
+               ) -> Callable[[CancelScope], list[ConsistencyReport]]:
+    return lambda scope: check_now(config, store, mode=run.mode, since=run.since,
+                                   cancel=scope)
 
-    A check of an earlier loop (replaced by a reload) that is still winding down is
-    waited for first, so two checks of one channel never overlap.
+
+async def schedule_loop(config: ConsistencyConfig, state: ConsistencyState, store: Any,
+                        lock: asyncio.Lock | None = None) -> None:
+    """Check ``config``'s dataset every ``interval_seconds`` forever (cancel to stop).
+
+    ``lock`` (shared by every dataset's loop) lets one check run at a time; under it,
+    checks of earlier loops (replaced by a reload) still winding down are waited for
+    first, so two checks of one dataset never overlap.  The incremental plan's state
+    (:class:`~monitor.consistency.schedule.ScheduleState`) lives in this loop only.
     """
+    lock = lock or asyncio.Lock()
+    plan_state = ScheduleState()
     while True:
-        previous = state.active
-        if previous is not None and not previous.done():
-            await asyncio.wait({previous})
         started = time.monotonic()
-        try:
-            reports = await _cancellable(state, lambda scope: check_now(
-                config, store, mode=config.schedule_mode, cancel=scope))
-        except Exception:
-            log.exception("consistency_run_crashed")
-        else:
-            for r in reports:
-                state.latest[r.channel] = r
-            state.runs += 1
+        async with lock:
+            pending = {f for f in state.active.values() if not f.done()}
+            if pending:
+                await asyncio.wait(pending)
+            began = time.monotonic()
+            run = plan_run(config, plan_state, began)
+            try:
+                reports = await _cancellable(state, config.dataset,
+                                             _scheduled(config, store, run))
+            except Exception:
+                log.exception("consistency_run_crashed", extra={"dataset": config.dataset})
+            else:
+                plan_state = after_run(config, plan_state, run, began, reports)
+                state.keep(reports)
+                state.runs += 1
         await asyncio.sleep(max(0.0, config.interval_seconds - (time.monotonic() - started)))
 
 
 class ConsistencyRunner:
-    """The scheduled checks of one monitor: at most one schedule loop, and a replaced
-    loop's check cancelled (not abandoned) before the new loop's first check starts."""
+    """The scheduled checks of one monitor: one schedule loop per dataset, one check at a
+    time, and a replaced loop's check cancelled (not abandoned) before any new loop's
+    first check starts."""
 
     def __init__(self, state: ConsistencyState, store: Any) -> None:
         self._state = state
         self._store = store
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._retired: set[asyncio.Task[None]] = set()
 
-    def replace(self, config: ConsistencyConfig | None) -> None:
-        """Cancel the current loop (and its check) and start one for ``config``, if any."""
-        if self._task is not None:
-            old, self._task = self._task, None
+    def replace(self, configs: Sequence[ConsistencyConfig]) -> None:
+        """Cancel the current loops (and their checks) and start one per dataset."""
+        for old in self._tasks:
             old.cancel()
             self._retired.add(old)
             old.add_done_callback(self._retired.discard)
-        if config is not None:
-            self._task = asyncio.create_task(schedule_loop(config, self._state, self._store))
+        lock = asyncio.Lock()
+        self._tasks = [asyncio.create_task(schedule_loop(c, self._state, self._store, lock),
+                                           name=f"consistency-{c.dataset}")
+                       for c in configs]
 
     async def stop(self) -> None:
         """Cancel every loop and wait (a bounded moment) for their checks to end."""
-        self.replace(None)
+        self.replace(())
         if self._retired:
             await asyncio.gather(*self._retired, return_exceptions=True)

@@ -134,6 +134,7 @@ def report_to_dict(report: ConsistencyReport) -> dict[str, Any]:
         return {str(k): v for k, v in m.items()}
 
     return {
+        "dataset": report.dataset,
         "reference": report.reference,
         "channel": report.channel,
         "mode": report.mode,

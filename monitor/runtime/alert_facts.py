@@ -26,6 +26,8 @@ from monitor.metrics.state import ProbeState, TargetState
 from monitor.slo.bindings import SloBinding, slo_bindings
 from monitor.slo.budget import ObjectiveStatus, SloStatus
 
+# (dataset, channel): what the latest consistency reports are kept by.
+ReportKey = tuple[str, str]
 # (channel, target, now) -> why a probe now would not be counted, or None.
 Excluded = Callable[[str, str, float], str | None]
 
@@ -94,7 +96,7 @@ def consistency_facts(config: Config, report: ConsistencyReport) -> ConsistencyF
     channel = next((c for c in config.channels if c.name == report.channel), None)
     worst = sorted(((-n, f) for f, n in report.field_mismatches.items() if n > 0))
     return ConsistencyFacts(
-        channel=report.channel, reference=report.reference,
+        channel=report.channel, reference=report.reference, dataset=report.dataset,
         labels=() if channel is None else _labels(channel),
         ratio=report.ratio, objective=report.objective, error=report.error,
         worst_field=worst[0][1] if worst else None,
@@ -183,13 +185,13 @@ def _facts(channel: Channel, target: Target, st: TargetState | None, labels: Lab
 
 def rule_inputs(config: Config, state: ProbeState, *, now: float,
                 slo_statuses: Sequence[SloStatus] | None,
-                consistency: Mapping[str, ConsistencyReport],
+                consistency: Mapping[ReportKey, ConsistencyReport],
                 health: HealthFacts, excluded: Excluded,
                 cache: FactsCache | None = None) -> RuleInputs:
     """Everything one evaluation of the rules reads, at ``now``.
 
     ``slo_statuses`` is None when the SLOs could not be computed (the store is down);
-    ``consistency`` is the latest report per channel; ``excluded`` is
+    ``consistency`` is the latest report per (dataset, channel); ``excluded`` is
     :meth:`monitor.slo.exclusions.Exclusions.reason`.  Targets come in configuration
     order; one that has not been probed yet has zero counters.  With a ``cache``, the
     result is equal to the one without, and unchanged targets' facts are the very
@@ -206,10 +208,7 @@ def rule_inputs(config: Config, state: ProbeState, *, now: float,
         health=health, consistency_awaited=_awaited(config, consistency))
 
 
-def _awaited(config: Config,
-             latest: Mapping[str, ConsistencyReport]) -> tuple[tuple[str, str], ...]:
-    cfg = config.consistency
-    if cfg is None:
-        return ()
-    return tuple((s.name, cfg.reference) for s in cfg.sources
-                 if s.name != cfg.reference and s.name not in latest)
+def _awaited(config: Config, latest: Mapping[ReportKey, ConsistencyReport]
+             ) -> tuple[tuple[str, str, str], ...]:
+    return tuple((cfg.dataset, c, cfg.reference) for cfg in config.consistency
+                 for c in cfg.channels if (cfg.dataset, c) not in latest)

@@ -239,6 +239,7 @@ class Monitor:
                                    retimed=diff.retimed)
             if consistency_changed:
                 self.consistency.latest.clear()
+                self.consistency.whole.clear()
                 self._start_consistency()
 
     async def reload(self) -> list[str]:

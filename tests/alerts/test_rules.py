@@ -302,7 +302,8 @@ def check(**kw: object) -> ConsistencyFacts:
 def test_consistency_below_objective() -> None:
     s = only(run(consistency=[check()]), "ConsistencyBelowObjective")
     assert dict(s.labels) == {"alertname": "ConsistencyBelowObjective", "channel": "app",
-                              "reference": "branch", "severity": "ticket", "team": "app-ops"}
+                              "reference": "branch", "severity": "ticket", "team": "app-ops",
+                              "dataset": "customers"}
     assert ann(s) == ann(s) | {"ratio": "98.40%", "objective": "99%", "field": "phone",
                                "judged": "5000"}
     assert s.active_since == NOW - 30
@@ -448,11 +449,18 @@ def test_a_firing_target_down_keeps_its_annotations_while_it_stays_down() -> Non
     assert first.annotations == later.annotations
 
 
+def test_consistency_alerts_are_per_dataset() -> None:
+    got = [s for s in run(consistency=[check(), check(dataset="accounts")])
+           if s.label("alertname") == "ConsistencyBelowObjective"]
+    assert sorted(s.label("dataset") for s in got) == ["accounts", "customers"]
+    assert "of accounts records" in dict(got[0].annotations)["summary"]
+
+
 def test_consistency_alerts_stand_until_the_first_check_after_a_restart_reports() -> None:
     below = only(run(consistency=[check()]), "ConsistencyBelowObjective")
     previous = remember([below])
     # After a restart no check has reported yet: the verdict stands, it is not resolved.
-    kept = only(run(consistency=[], consistency_awaited=(("app", "branch"),),
+    kept = only(run(consistency=[], consistency_awaited=(("customers", "app", "branch"),),
                     previous=previous), "ConsistencyBelowObjective")
     assert (kept.labels, kept.annotations, kept.firing) == (
         below.labels, below.annotations, below.firing)

@@ -121,18 +121,19 @@ def test_scheduled_checks_export_metrics(tmp_path: Path) -> None:
     try:
         def website_ratio() -> float | None:
             return proc.samples().get(("omniwatch_consistency_ratio", frozenset(
-                {("reference", "branch"), ("channel", "website")})))
+                {("dataset", "customers"), ("reference", "branch"), ("channel", "website"),
+                 ("mode", "full")})))
         assert wait_for(website_ratio, timeout=30) == 0.4
         s = proc.samples()
-        web = {("reference", "branch"), ("channel", "website")}
-        app = {("reference", "branch"), ("channel", "app")}
+        web = {("dataset", "customers"), ("reference", "branch"), ("channel", "website")}
+        app = {("dataset", "customers"), ("reference", "branch"), ("channel", "app")}
         assert s[("omniwatch_consistency_check_success", frozenset(web))] == 1
         assert s[("omniwatch_consistency_records", frozenset(
             {*web, ("outcome", "extra")}))] == 1
         assert s[("omniwatch_consistency_field_mismatches", frozenset(
             {*web, ("field", "phone")}))] == 1
         assert s[("omniwatch_consistency_check_success", frozenset(app))] == 0
-        app_ratio = s[("omniwatch_consistency_ratio", frozenset(app))]
+        app_ratio = s[("omniwatch_consistency_ratio", frozenset({*app, ("mode", "full")}))]
         assert app_ratio != app_ratio  # NaN: a dead source is neither 0% nor 100%
         assert not any(k[0] == "omniwatch_consistency_records" and ("channel", "app") in k[1]
                        for k in s)

@@ -104,8 +104,8 @@ def test_example_file_validates() -> None:
     assert app_api is not None
     assert isinstance(app_api.spec, HttpSpec)
     assert ("Authorization", "Bearer s3cret-token") in app_api.spec.headers
-    assert config.consistency is not None
-    assert config.consistency.channels == ("app", "miniprogram")
+    assert [c.dataset for c in config.consistency] == ["customers"]
+    assert config.consistency[0].channels == ("app", "miniprogram")
     assert [m.name for m in config.maintenance] == ["core-banking-upgrade", "weekly-app-release"]
     assert [r.name for r in config.alerts.receivers] == [
         "branch/slack", "pages/slack", "default/slack"]

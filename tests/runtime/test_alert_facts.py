@@ -161,9 +161,12 @@ def test_consistency_facts_from_the_latest_reports() -> None:
     cfg = config()
     failed = report("web", error="source web: connection refused",
                     counts=MappingProxyType({}), field_mismatches=MappingProxyType({}))
-    got = inputs(cfg, ProbeState(), consistency={"web": failed, "app": report("app")})
-    assert [c.channel for c in got.consistency] == ["app", "web"]
-    app, web = got.consistency
+    got = inputs(cfg, ProbeState(), consistency={
+        ("customers", "web"): failed, ("customers", "app"): report("app"),
+        ("accounts", "app"): report("app", dataset="accounts")})
+    assert [(c.dataset, c.channel) for c in got.consistency] == [
+        ("accounts", "app"), ("customers", "app"), ("customers", "web")]
+    _, app, web = got.consistency
     assert (app.ratio, app.judged, app.worst_field, app.error) == (0.98, 1000, "phone", None)
     assert app.at == NOW - 60
     assert (web.ratio, web.judged, web.worst_field) == (None, 0, None)
