@@ -38,8 +38,8 @@ _COLUMNS = (Outcome.MATCH, Outcome.MISMATCH, Outcome.MISSING, Outcome.EXTRA, Out
 def render_reports(reports: Sequence[ConsistencyReport], named: bool = False) -> str:
     """A row per channel, then fields that differ most and masked example keys; with
     ``named`` (a section of several datasets) rows and notes say the dataset too."""
-    head = [*(["DATASET"] if named else []), "CHANNEL", "MODE", "RATIO", "OBJECTIVE", *[str(o).upper() for o in _COLUMNS],
-            "STATUS"]
+    head = [*(["DATASET"] if named else []), "CHANNEL", "MODE", "RATIO", "OBJECTIVE",
+            *[str(o).upper() for o in _COLUMNS], "STATUS"]
     rows = [head]
     notes: list[str] = []
     for r in reports:
@@ -50,8 +50,8 @@ def render_reports(reports: Sequence[ConsistencyReport], named: bool = False) ->
             ratio += f" [{r.interval[0] * 100:.2f}-{r.interval[1] * 100:.2f}]"
         counts = ["-"] * len(_COLUMNS) if not r.success else [
             str(r.counts.get(o, 0)) for o in _COLUMNS]
-        rows.append([*([r.dataset] if named else []), r.channel, r.mode, ratio, f"{r.objective * 100:g}%", *counts,
-                     status])
+        rows.append([*([r.dataset] if named else []), r.channel, r.mode, ratio,
+                     f"{r.objective * 100:g}%", *counts, status])
         if r.error is not None:
             notes.append(f"{where}: check failed: {r.error}")
             continue
