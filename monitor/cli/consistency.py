@@ -190,7 +190,8 @@ def cmd_history(config: Config, args: argparse.Namespace) -> int:
     since = duration_arg("--since", args.since)
     store = open_store(config.store)
     try:
-        runs = store.consistency_history(time.time() - since, args.channel)
+        runs = store.consistency_history(time.time() - since, args.channel,
+                                         datasets=args.dataset or ())
     finally:
         store.close()
     for r in runs:
@@ -199,13 +200,15 @@ def cmd_history(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"runs": runs}, indent=2))
         return EXIT_OK
-    rows = [["STARTED", "CHANNEL", "MODE", "RATIO", "JUDGED", "STATUS"]]
+    named = [c.dataset for c in config.consistency] != ["customers"]
+    rows = [["STARTED", *(["DATASET"] if named else []), "CHANNEL", "MODE", "RATIO", "JUDGED",
+             "STATUS"]]
     for r in runs:
         ratio = "n/a" if r["ratio"] is None else f"{r['ratio'] * 100:.3f}%"
         status = "FAILED" if not r["success"] else (
             "OK" if r["ratio"] is not None and r["ratio"] >= r["objective"] else "BELOW")
         rows.append([time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started_at"])),
-                     r["channel"], r["mode"], ratio,
+                     *([r["dataset"]] if named else []), r["channel"], r["mode"], ratio,
                      "-" if r["judged"] is None else str(r["judged"]), status])
     print("\n".join(format_table(rows)))
     return EXIT_OK

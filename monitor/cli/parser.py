@@ -185,6 +185,8 @@ def _add_consistency(sub: SubParsers[argparse.ArgumentParser]) -> None:
     history.add_argument("-c", "--config", required=True, metavar="FILE")
     history.add_argument("--since", default="7d", metavar="DURATION", help="default 7d")
     history.add_argument("--channel", metavar="C")
+    history.add_argument("--dataset", action="append", metavar="NAME",
+                         help="only this dataset's runs (repeatable; default: every dataset)")
     history.add_argument("--json", action="store_true", help="machine-readable output")
     for p in (check, history):
         _add_common(p)

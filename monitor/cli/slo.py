@@ -14,7 +14,8 @@ import time
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, check_output, write_output
 from monitor.config.model import Config
 from monitor.slo.bindings import evaluate_all, exclusions, prometheus_slos, slo_bindings
-from monitor.slo.budget import status_dict
+from monitor.slo.budget import month_bounds, status_dict
+from monitor.slo.consistency_report import ConsistencyScope, consistency_rows
 from monitor.slo.render import RENDERERS
 from monitor.slo.report import ReportScope, monthly_report, parse_month
 from monitor.slo.rules import render_rules
@@ -54,6 +55,12 @@ def report_scopes(config: Config) -> list[ReportScope]:
         (t.name, (t.slo or c.slo).objective) for t in c.targets)) for c in config.channels]
 
 
+def consistency_scopes(config: Config) -> list[ConsistencyScope]:
+    """Each consistency dataset's reference, channels and objective."""
+    return [ConsistencyScope(c.dataset, c.reference, c.channels, c.objective)
+            for c in config.consistency]
+
+
 def cmd_report(config: Config, args: argparse.Namespace) -> int:
     """Write the monthly SLA report; exit 1 if an objective was missed or has no data."""
     try:
@@ -68,8 +75,12 @@ def cmd_report(config: Config, args: argparse.Namespace) -> int:
     output = None if args.output is None else check_output("-o", args.output)
     store = _open(config)
     try:
+        scopes = consistency_scopes(config)
+        start, end = month_bounds(*parse_month(args.month), config.slo.timezone)
+        runs = store.consistency_history(start, until=end) if scopes else []
         report = monthly_report(store, args.month, report_scopes(config), exclusions(config),
-                                time.time(), config.slo.timezone)
+                                time.time(), config.slo.timezone,
+                                consistency_rows(scopes, runs))
     finally:
         store.close()
     text = RENDERERS[args.format](report)

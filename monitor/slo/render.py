@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from monitor.slo.consistency_report import ConsistencyRow
 from monitor.slo.report import AvailabilityRow, ChannelReport, MonthlyReport
 from monitor.tables import format_table
 
@@ -36,11 +37,11 @@ def _time(ts: float, tz: str) -> str:
     return datetime.fromtimestamp(ts, ZoneInfo(tz)).isoformat(timespec="seconds")
 
 
-def _met(row: AvailabilityRow) -> str:
+def _met(row: AvailabilityRow | ConsistencyRow) -> str:
     return {True: "yes", False: "NO", None: "NO DATA"}[row.met]
 
 
-def _status(row: AvailabilityRow) -> str:
+def _status(row: AvailabilityRow | ConsistencyRow) -> str:
     return {True: "met", False: "missed", None: "no_data"}[row.met]
 
 
@@ -53,6 +54,16 @@ def _rows(report: MonthlyReport) -> Iterable[tuple[str, ChannelReport, Availabil
 
 _TABLE_HEAD: Final = ("channel", "target", "objective", "achieved", "met", "probes", "excluded",
                       "downtime", "incidents")  # fmt: skip
+
+
+_CONSISTENCY_HEAD: Final = ("dataset", "channel", "reference", "objective", "last", "minimum",
+                            "mean", "met", "runs", "failed")  # fmt: skip
+
+
+def _consistency_cells(r: ConsistencyRow) -> tuple[str, ...]:
+    return (r.dataset, r.channel, r.reference, _objective(r.objective), _percent(r.last, 3),
+            _percent(r.minimum, 3), _percent(r.mean, 3), _met(r), str(r.runs),
+            str(r.failed))  # fmt: skip
 
 
 def render_table(report: MonthlyReport) -> str:
@@ -78,12 +89,22 @@ def render_table(report: MonthlyReport) -> str:
             for m in c.maintenance:
                 span = f"{_time(m.start, report.timezone)} .. {_time(m.end, report.timezone)}"
                 lines.append(f"  {m.name}  {span}  {_duration(m.duration_seconds)}")
+    if report.consistency:
+        lines += ["", "consistency (whole runs; runs and failed count every run):"]
+        lines += format_table([_CONSISTENCY_HEAD,
+                               *(_consistency_cells(r) for r in report.consistency)])
     return "\n".join(lines) + "\n"
 
 
 CSV_COLUMNS: Final = ("record", "channel", "target", "objective_ratio", "achieved_ratio", "met",
                       "counted_probes", "good_probes", "excluded_probes", "downtime_seconds",
-                      "start", "end", "duration_seconds", "reason")  # fmt: skip
+                      "start", "end", "duration_seconds", "reason", "dataset", "reference",
+                      "last_ratio", "min_ratio", "mean_ratio", "runs", "failed_runs")  # fmt: skip
+_CSV_TAIL: Final = ("",) * 7
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.8f}"
 
 
 def render_csv(report: MonthlyReport) -> str:
@@ -96,17 +117,21 @@ def render_csv(report: MonthlyReport) -> str:
         w.writerow([
             "availability", c.channel.name, "" if kind == "channel" else r.name, r.objective,
             "" if r.achieved is None else f"{r.achieved:.8f}", _met(r), r.total, r.good,
-            r.excluded, f"{r.downtime_seconds:.0f}", "", "", "", "",
+            r.excluded, f"{r.downtime_seconds:.0f}", "", "", "", "", *_CSV_TAIL,
         ])  # fmt: skip
     for c in report.channels:
         for i in c.channel.incidents:
             w.writerow(["incident", c.channel.name, i.target, "", "", "", "", "", "", "",
                         _time(i.start, tz), "" if i.ongoing else _time(i.end, tz),
-                        f"{i.duration_seconds:.0f}", i.reason])  # fmt: skip
+                        f"{i.duration_seconds:.0f}", i.reason, *_CSV_TAIL])  # fmt: skip
         for m in c.maintenance:
             w.writerow(["maintenance", c.channel.name, "", "", "", "", "", "", "", "",
                         _time(m.start, tz), _time(m.end, tz), f"{m.duration_seconds:.0f}",
-                        m.name])  # fmt: skip
+                        m.name, *_CSV_TAIL])  # fmt: skip
+    for cr in report.consistency:
+        w.writerow(["consistency", cr.channel, "", cr.objective, "", _met(cr), "", "", "", "",
+                    "", "", "", "", cr.dataset, cr.reference, _ratio(cr.last),
+                    _ratio(cr.minimum), _ratio(cr.mean), cr.runs, cr.failed])  # fmt: skip
     return out.getvalue()
 
 
@@ -143,6 +168,13 @@ def report_dict(report: MonthlyReport) -> dict[str, Any]:
                               "end": _time(m.end, tz), "duration_seconds": m.duration_seconds}
                              for m in c.maintenance]}
             for c in report.channels
+        ],
+        "consistency": [
+            {"dataset": r.dataset, "channel": r.channel, "reference": r.reference,
+             "objective_ratio": r.objective, "last_ratio": r.last, "min_ratio": r.minimum,
+             "mean_ratio": r.mean, "met": r.met, "status": _status(r), "runs": r.runs,
+             "failed_runs": r.failed}
+            for r in report.consistency
         ],
     }  # fmt: skip
 
@@ -182,6 +214,11 @@ def render_html(report: MonthlyReport) -> str:
         for m in c.maintenance
     ]
     head = "".join(f"<th>{h}</th>" for h in _TABLE_HEAD)
+    consistency = "".join(
+        f'<tr class="{ {True: "met", False: "missed", None: "nodata"}[r.met] }">'
+        + "".join(f"<td>{e(cell)}</td>" for cell in _consistency_cells(r)) + "</tr>"
+        for r in report.consistency)
+    consistency_head = "".join(f"<th>{h}</th>" for h in _CONSISTENCY_HEAD)
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>SLA report {e(report.month)}</title><style>"
@@ -195,7 +232,9 @@ def render_html(report: MonthlyReport) -> str:
         f"<th>end</th><th>duration</th><th>reason</th></tr>{''.join(details)}</table>"
         "<h2>Excluded maintenance</h2><table><tr><th>channel</th><th>window</th>"
         f"<th>start</th><th>end</th><th>duration</th></tr>{''.join(maint)}</table>"
-        "</body></html>\n"
+        + (f"<h2>Consistency</h2><table><tr>{consistency_head}</tr>{consistency}</table>"
+           if report.consistency else "")
+        + "</body></html>\n"
     )
 
 

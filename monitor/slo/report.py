@@ -13,7 +13,8 @@ Definitions, as handed to a risk office:
   clipped to the month and to ``now``, minus the spans in which probes were not counted
   (maintenance windows, closed service hours).  A channel's downtime is the time at
   least one of its targets was down;
-- *excluded* = the probes not counted, and the maintenance occurrences of the month.
+- *excluded* = the probes not counted, and the maintenance occurrences of the month;
+- the consistency section: see :mod:`monitor.slo.consistency_report`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.slo.budget import month_bounds
+from monitor.slo.consistency_report import ConsistencyRow
 from monitor.slo.exclusions import Exclusions
 
 if TYPE_CHECKING:  # the store sits below the SLO math; the report only reads its rows
@@ -103,12 +105,15 @@ class MonthlyReport:
     end: float
     generated_at: float
     channels: tuple[ChannelReport, ...]
+    consistency: tuple[ConsistencyRow, ...] = ()
 
     @property
     def all_met(self) -> bool:
-        """Whether every channel and target with data met its objective."""
+        """Whether every channel and target with data, and every dataset's channel with
+        runs, met its objective."""
         rows = [r for c in self.channels for r in (c.channel, *c.targets)]
-        return all(r.met is not False for r in rows)
+        return (all(r.met is not False for r in rows)
+                and all(r.met is not False for r in self.consistency))
 
     @property
     def no_data(self) -> tuple[str, ...]:
@@ -116,7 +121,8 @@ class MonthlyReport:
         nothing is known of them, which is not the same as meeting the objective."""
         return tuple(name for c in self.channels for name, r in (
             (c.channel.name, c.channel),
-            *((f"{c.channel.name}/{t.name}", t) for t in c.targets)) if r.met is None)
+            *((f"{c.channel.name}/{t.name}", t) for t in c.targets)) if r.met is None) + tuple(
+            f"consistency {r.dataset}/{r.channel}" for r in self.consistency if r.met is None)
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -171,8 +177,11 @@ def build_monthly_report(
     exclusions: Exclusions,
     now: float,
     timezone: str = "UTC",
+    consistency: tuple[ConsistencyRow, ...] = (),
 ) -> MonthlyReport:
-    """Assemble the report for ``month`` from month totals and incidents. Pure."""
+    """Assemble the report for ``month`` from month totals and incidents (and the
+    consistency section, made by :func:`~monitor.slo.consistency_report.consistency_rows`).
+    Pure."""
     year, mon = parse_month(month)
     start, end = month_bounds(year, mon, timezone)
     until = min(end, now)
@@ -205,7 +214,7 @@ def build_monthly_report(
             channel_down,
         )
         channels.append(ChannelReport(channel_row, tuple(target_rows), maintenance))
-    return MonthlyReport(month, timezone, start, end, now, tuple(channels))
+    return MonthlyReport(month, timezone, start, end, now, tuple(channels), consistency)
 
 
 def _incident_rows(
@@ -263,6 +272,7 @@ def monthly_report(
     exclusions: Exclusions,
     now: float,
     timezone: str = "UTC",
+    consistency: tuple[ConsistencyRow, ...] = (),
 ) -> MonthlyReport:
     """Read the month from ``store`` and build its report (the CLI's entry point)."""
     start, end = month_bounds(*parse_month(month), timezone)
@@ -277,5 +287,6 @@ def monthly_report(
         exclusions,
         now,
         timezone,
+        consistency,
     )
 

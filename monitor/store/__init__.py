@@ -77,6 +77,11 @@ class ProbeStore(Protocol):
     def buffered(self) -> tuple[int, int]:
         """``(buckets, probe results)`` waiting in memory to be written."""
 
+    def consistency_history(self, since: float, channel: str | None = None, *,
+                            until: float | None = None, datasets: Sequence[str] = ()
+                            ) -> list[dict[str, Any]]:
+        """Consistency runs started in ``[since, until)``, oldest first."""
+
     @property
     def aggregated_buckets(self) -> int:
         """Minute buckets folded into hour buckets to keep the buffer under its cap."""

@@ -28,7 +28,7 @@ Query = tuple[str, list[Any]]
 
 SUMS: Final = ", ".join(f"SUM({c})" for c in VALUE_COLUMNS if c != "reason")
 _RUN_COLUMNS: Final = ("started_at, reference, channel, mode, success, ratio, objective, "
-                       "judged, counts, field_mismatches, duration_seconds, error")
+                       "judged, counts, field_mismatches, duration_seconds, error, dataset")
 
 
 # Scalar two-argument least/greatest: SQLite's min()/max() (aggregates with one argument),
@@ -185,19 +185,27 @@ def insert_run(run: Mapping[str, Any], p: str) -> Query:
            1 if run["success"] else 0, run["ratio"], run["objective"], run["judged"],
            json.dumps(run["counts"], sort_keys=True),
            json.dumps(run["field_mismatches"], sort_keys=True),
-           run["duration_seconds"], run["error"]]
-    return (f"INSERT INTO consistency_runs ({_RUN_COLUMNS}) VALUES ({', '.join([p] * 12)})",
+           run["duration_seconds"], run["error"], run.get("dataset", "customers")]
+    return (f"INSERT INTO consistency_runs ({_RUN_COLUMNS}) VALUES ({', '.join([p] * 13)})",
             row)
 
 
-def runs_since(since: float, channel: str | None, p: str) -> Query:
-    """Consistency runs started at or after ``since``, oldest first."""
+def runs_since(since: float, channel: str | None, p: str, until: float | None = None,
+               datasets: Sequence[str] = ()) -> Query:
+    """Consistency runs started in ``[since, until)`` (of ``datasets``, if given), oldest
+    first."""
     sql = f"SELECT {_RUN_COLUMNS} FROM consistency_runs WHERE started_at >= {p}"
     params: list[Any] = [since]
+    if until is not None:
+        sql += f" AND started_at < {p}"
+        params.append(until)
     if channel is not None:
         sql += f" AND channel = {p}"
         params.append(channel)
-    return sql + " ORDER BY started_at, channel", params
+    if datasets:
+        sql += f" AND dataset IN ({', '.join([p] * len(datasets))})"
+        params.extend(datasets)
+    return sql + " ORDER BY started_at, dataset, channel", params
 
 
 def run_of(r: Sequence[Any]) -> dict[str, Any]:
@@ -206,4 +214,4 @@ def run_of(r: Sequence[Any]) -> dict[str, Any]:
             "success": bool(r[4]), "ratio": None if r[5] is None else float(r[5]),
             "objective": float(r[6]), "judged": int(r[7]), "counts": json.loads(r[8]),
             "field_mismatches": json.loads(r[9]), "duration_seconds": float(r[10]),
-            "error": r[11]}
+            "error": r[11], "dataset": r[12]}

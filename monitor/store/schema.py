@@ -171,6 +171,11 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
             PRIMARY KEY (target, start)
         ){{without_rowid}}""",
     ),
+    # 5: the dataset of each consistency run (issue 11); runs from before it were of the
+    # one dataset a section then had, which is now called ``customers``.
+    (
+        "ALTER TABLE consistency_runs ADD COLUMN dataset TEXT NOT NULL DEFAULT 'customers'",
+    ),
 )
 
 DIALECTS: Final[Mapping[str, Mapping[str, str]]] = {

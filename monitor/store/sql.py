@@ -420,10 +420,12 @@ class SqlProbeStore(AlertStoreMixin):
         with self._db_lock, self._transaction() as cur:
             cur.execute(sql, row)
 
-    def consistency_history(self, since: float, channel: str | None = None
+    def consistency_history(self, since: float, channel: str | None = None, *,
+                            until: float | None = None, datasets: Sequence[str] = ()
                             ) -> list[dict[str, Any]]:
-        """Consistency runs started at or after ``since``, oldest first."""
-        sql, params = queries.runs_since(since, channel, self.placeholder)
+        """Consistency runs started in ``[since, until)`` (of ``datasets``, if any given),
+        oldest first."""
+        sql, params = queries.runs_since(since, channel, self.placeholder, until, datasets)
         return [queries.run_of(r) for r in self._query(sql, params)]
 
     @contextmanager
