@@ -110,7 +110,8 @@ class MonthlyReport:
     @property
     def all_met(self) -> bool:
         """Whether every channel and target with data, and every dataset's channel with
-        runs, met its objective."""
+        a successful whole run, met its objective (consistency rows without one say
+        ``NO DATA`` in their section; :attr:`no_data` stays about availability)."""
         rows = [r for c in self.channels for r in (c.channel, *c.targets)]
         return (all(r.met is not False for r in rows)
                 and all(r.met is not False for r in self.consistency))
@@ -121,8 +122,7 @@ class MonthlyReport:
         nothing is known of them, which is not the same as meeting the objective."""
         return tuple(name for c in self.channels for name, r in (
             (c.channel.name, c.channel),
-            *((f"{c.channel.name}/{t.name}", t) for t in c.targets)) if r.met is None) + tuple(
-            f"consistency {r.dataset}/{r.channel}" for r in self.consistency if r.met is None)
+            *((f"{c.channel.name}/{t.name}", t) for t in c.targets)) if r.met is None)
 
 
 def parse_month(text: str) -> tuple[int, int]:
