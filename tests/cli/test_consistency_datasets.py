@@ -80,3 +80,16 @@ def test_unknown_dataset_or_channel(tmp_path: Path) -> None:
     out = omniwatch("consistency", "check", "-c", str(cfg), "--channel", "branch")
     assert out.returncode == 2
     assert "'branch' is the reference" in out.stderr
+
+
+def test_history_by_dataset(tmp_path: Path) -> None:
+    cfg = _write(tmp_path)
+    assert omniwatch("consistency", "check", "-c", str(cfg)).returncode == 1
+    out = omniwatch("consistency", "history", "-c", str(cfg), "--dataset", "accounts",
+                    "--json")
+    assert out.returncode == 0
+    runs = json.loads(out.stdout)["runs"]
+    assert [(r["dataset"], r["channel"], r["judged"]) for r in runs] == [("accounts", "app", 3)]
+    table = omniwatch("consistency", "history", "-c", str(cfg)).stdout.splitlines()
+    assert table[0].split()[:3] == ["STARTED", "DATASET", "CHANNEL"]
+    assert sorted(x.split()[2] for x in table[1:]) == ["accounts", "customers"]

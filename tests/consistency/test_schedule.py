@@ -3,13 +3,17 @@ and the overall ratio the collector exports over datasets."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from monitor.consistency.jobs import ConsistencyState
+from monitor.config.consistency import build_datasets
+from monitor.consistency.jobs import ConsistencyRunner, ConsistencyState
 from monitor.consistency.model import ConsistencyConfig, ConsistencyReport, Outcome, SourceConfig
 from monitor.consistency.schedule import PlannedRun, ScheduleState, after_run, plan_run
 from monitor.metrics.consistency import ConsistencyCollector, overall
@@ -106,3 +110,41 @@ def test_every_family_has_the_dataset_and_the_ratio_its_mode() -> None:
     for line in text.splitlines():
         if line.startswith("omniwatch_consistency_"):
             assert 'dataset="' in line, line
+
+
+async def until(done: Callable[[], bool]) -> None:
+    for _ in range(500):  # 10 s
+        if done():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def test_the_runner_schedules_every_dataset_and_a_reload_replaces_them(tmp_path: Path
+                                                                        ) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.csv").write_text("customer_id,name\nC001,Zhang\nC002,Li\n")
+    src = {"a": {"kind": "csv", "path": "a.csv"}, "b": {"kind": "csv", "path": "b.csv"}}
+    raw = {"schedule": {"interval": "0.1s"}, "datasets": {
+        "customers": {"reference": "a", "fields": ["name"], "sources": src},
+        "people": {"reference": "a", "fields": ["name"], "sources": src}}}
+    first = build_datasets(raw, "t.yaml", tmp_path)
+    second = first[1:]  # a reload that drops a dataset
+
+    async def scenario() -> tuple[set[str], set[str]]:
+        state = ConsistencyState()
+        runner = ConsistencyRunner(state, None)
+        runner.replace(first)
+        await until(lambda: {d for d, _ in state.latest} == {"customers", "people"})
+        runner.replace(second)
+        state.latest.clear()  # as the monitor does on a reload
+        state.whole.clear()
+        await until(lambda: bool(state.latest))
+        await asyncio.sleep(0.3)
+        seen = {d for d, _ in state.latest}
+        await runner.stop()
+        return seen, {t.get_name() for t in asyncio.all_tasks()}
+
+    seen, tasks = asyncio.run(scenario())
+    assert seen == {"people"}
+    assert not any(name.startswith("consistency-") for name in tasks)
