@@ -102,8 +102,12 @@ def check_output(flag: str, path: str) -> Path:
     return p
 
 
-def write_output(flag: str, path: Path, text: str) -> None:
-    """Write ``text`` to ``path``; a failure (disk full, removed folder) is a usage error."""
+def write_output(flag: str, path: Path | None, text: str) -> None:
+    """Write ``text`` to ``path`` (stdout when None); a failure (disk full, removed folder)
+    is a usage error."""
+    if path is None:
+        sys.stdout.write(text)
+        return
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:

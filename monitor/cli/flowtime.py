@@ -32,8 +32,5 @@ def cmd_report_journeys(config: Config, args: argparse.Namespace) -> int:
     finally:
         store.close()
     text = RENDERERS[args.format](report)
-    if output is not None:
-        write_output("-o", output, text)
-    else:
-        sys.stdout.write(text)
+    write_output("-o", output, text)
     return EXIT_OK if report.all_on_track else EXIT_FAILED

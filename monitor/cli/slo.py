@@ -84,10 +84,7 @@ def cmd_report(config: Config, args: argparse.Namespace) -> int:
     finally:
         store.close()
     text = RENDERERS[args.format](report)
-    if output is not None:
-        write_output("-o", output, text)
-    else:
-        sys.stdout.write(text)
+    write_output("-o", output, text)
     return EXIT_OK if report.all_met and not report.no_data else EXIT_FAILED
 
 
@@ -95,8 +92,5 @@ def cmd_rules(config: Config, args: argparse.Namespace) -> int:
     """Write Prometheus recording and burn-rate alert rules for every SLO."""
     output = None if args.output is None else check_output("-o", args.output)
     text = render_rules(prometheus_slos(slo_bindings(config)))
-    if output is not None:
-        write_output("-o", output, text)
-    else:
-        sys.stdout.write(text)
+    write_output("-o", output, text)
     return EXIT_OK

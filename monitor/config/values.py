@@ -133,25 +133,31 @@ def format_duration(seconds: float) -> str:
     return out or "0s"
 
 
-def parse_objective(value: str | float) -> float:
-    """The ratio in ``value``: ``"99.9%"`` → 0.999, ``0.999`` → 0.999; strictly in (0, 1)."""
+def _open_ratio(value: str | float, noun: str, example: str) -> float:
+    """A ratio strictly in (0, 1), written ``"99.9%"`` or ``0.999``; messages name ``noun``
+    and suggest ``example`` (``"99.9% or 0.999"``)."""
     if isinstance(value, str):
         if not re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
-            raise ValueError(f"{value!r} is not an objective (use e.g. 99.9% or 0.999)")
+            raise ValueError(f"{value!r} is not {noun} (use e.g. {example})")
         ratio = float(Fraction(value[:-1]) / 100)
         if not 0.0 < ratio < 1.0:
             raise ValueError(
-                f"{value!r} is not an objective: it must lie strictly between 0% and 100%"
+                f"{value!r} is not {noun}: it must lie strictly between 0% and 100%"
             )
         return ratio
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{show(value)} is not an objective (use e.g. 99.9% or 0.999)")
+        raise ValueError(f"{show(value)} is not {noun} (use e.g. {example})")
     if not 0.0 < value < 1.0:
         hint = f" (write {value}% for a percentage)" if 1 < value < 100 else ""
         raise ValueError(
-            f"{value} is not an objective: a ratio must lie strictly between 0 and 1{hint}"
+            f"{value} is not {noun}: a ratio must lie strictly between 0 and 1{hint}"
         )
     return float(value)
+
+
+def parse_objective(value: str | float) -> float:
+    """The ratio in ``value``: ``"99.9%"`` → 0.999, ``0.999`` → 0.999; strictly in (0, 1)."""
+    return _open_ratio(value, "an objective", "99.9% or 0.999")
 
 
 def parse_share(value: str | float) -> float:
@@ -181,21 +187,7 @@ def parse_reduction(value: str | float) -> float:
 
     A planned reduction of a duration: all of it (100%) would plan a zero duration.
     """
-    if isinstance(value, str):
-        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
-            raise ValueError(f"{value!r} is not a reduction (use e.g. 30% or 0.3)")
-        ratio = float(Fraction(value[:-1]) / 100)
-        if not 0.0 < ratio < 1.0:
-            raise ValueError(
-                f"{value!r} is not a reduction: it must lie strictly between 0% and 100%")
-        return ratio
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{show(value)} is not a reduction (use e.g. 30% or 0.3)")
-    if not 0.0 < value < 1.0:
-        hint = f" (write {value}% for a percentage)" if 1 < value < 100 else ""
-        raise ValueError(
-            f"{value} is not a reduction: a ratio must lie strictly between 0 and 1{hint}")
-    return float(value)
+    return _open_ratio(value, "a reduction", "30% or 0.3")
 
 
 def format_path(path: Iterable[str | int]) -> str:
