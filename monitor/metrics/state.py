@@ -131,6 +131,9 @@ class TargetState:
     # notAfter from the latest result that read a certificate: a connection that failed
     # before the handshake says nothing about the certificate, so it does not clear this.
     cert_expiry: float | None = None
+    # started_at of the first result with the latest result's label (success, degraded,
+    # failure): since when the target is in the state the status page shows.
+    since: float | None = None
     # Journey and browser targets only (FLOW_KINDS, or a first result with steps): an
     # http target pays nothing for the journey families, neither memory nor scrape time.
     flow: FlowState | None = None
@@ -188,6 +191,8 @@ class ProbeState:
         success for the counters, as it is for availability.
         """
         st = self.ensure(channel, target, kind)
+        if st.last is None or st.last.result_label != result.result_label:
+            st.since = result.started_at or None
         st.last = result
         if excluded is None:
             st.results[(result.result_label, result.reason)] += 1

@@ -1,5 +1,6 @@
-"""The HTTP face of the monitor: /metrics, /healthz, /readyz, /probe, /-/reload, and the
-alerting API (:mod:`monitor.server.api`).
+"""The HTTP face of the monitor: /metrics, /healthz, /readyz, /probe, /-/reload, the
+alerting API (:mod:`monitor.server.api`), and the status API and badges
+(:mod:`monitor.server.api_status`).
 
 ``/probe`` runs a *configured* target by name, blackbox_exporter-style; it never probes
 an address given in the request, so the monitor cannot be used as an open proxy.  A
@@ -25,6 +26,7 @@ from monitor.metrics.exposition import CONTENT_TYPE, render_targets
 from monitor.metrics.state import ProbeState
 from monitor.runtime.monitor import Monitor, ProbeBusy
 from monitor.server.api import add_routes
+from monitor.server.api_status import add_status_routes
 from monitor.server.guards import RELOAD_MAX_BODY_BYTES, RequestErrorLog, limit_body, reject
 from monitor.server.scrape import SharedRendering, respond
 from probes.result import NotRun, ProbeResult
@@ -151,6 +153,7 @@ def build_app(monitor: Monitor) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/probe", probe)
     add_routes(app, monitor)
+    add_status_routes(app, monitor)
     # The limits are read at start: a reload that changes body_timeout applies on restart.
     app.router.add_post("/-/reload", limit_body(
         reload, monitor.server_stats, RELOAD_MAX_BODY_BYTES,

@@ -1,0 +1,242 @@
+"""The status snapshot of a running monitor, shared by ``/api/v1/status`` and the page.
+
+:class:`StatusService` builds one :class:`~monitor.server.status_model.StatusSnapshot`
+at a time and keeps it for :data:`MAX_AGE_SECONDS`: requests arriving while one is built
+share it, as ``/metrics`` scrapes share a rendering, so 10,000 targets cost one build a
+second however many clients ask.  The in-memory state is copied on the event loop (where
+it changes); everything else, the store reads, the pure building and the JSON encoding,
+runs in a worker thread so the loop keeps serving.
+
+A store that cannot be read never makes a 500: the parts that need it (availability,
+uptime bars, alerts, incidents, journey percentiles) are None and ``store`` says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+from alerts.store import AlertStore
+from alerts.views import current_alerts
+from monitor import __version__
+from monitor.config.model import Config
+from monitor.consistency.model import ConsistencyReport
+from monitor.metrics.state import TargetState
+from monitor.runtime.monitor import Monitor
+from monitor.server import status_build as build
+from monitor.server.status_model import (
+    ChannelStatus,
+    IncidentLine,
+    JourneyObjective,
+    JourneyStatus,
+    Objectives,
+    StatusSnapshot,
+    StoreStatus,
+    TargetLine,
+    TargetStateName,
+    status_dict,
+)
+from monitor.server.uptime import Uptime, history_start, uptime
+from monitor.slo.bindings import evaluate_all, exclusions, slo_bindings
+from monitor.slo.budget import SloStatus, duration_label
+from monitor.slo.exclusions import in_service_hours
+from monitor.slo.flowtime import merge, met, percentile_label
+from monitor.store import ProbeStore, StoreDown
+from probes.result import ProbeResult
+
+MAX_AGE_SECONDS: Final = 1.0
+INCIDENT_DAYS: Final = 7
+# The snapshot lists the newest incidents only; /api/v1/incidents pages through all.
+MAX_INCIDENTS: Final = 200
+FLOW_WINDOW_SECONDS: Final = 7 * 86400.0
+
+__all__ = ["MAX_AGE_SECONDS", "StatusService", "StatusView", "status_dict"]
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """What the loop hands the worker thread: copies, or values nobody mutates."""
+
+    now: float
+    config: Config
+    states: Mapping[str, TargetState]
+    latest: Mapping[tuple[str, str], ConsistencyReport]
+    whole: Mapping[tuple[str, str], ConsistencyReport]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreReads:
+    """The store's part of a snapshot (every field None when it could not be read)."""
+
+    slo: Mapping[str, SloStatus] | None
+    hours: Mapping[str, Uptime] | None
+    flow: Mapping[tuple[str, float], float | None] | None
+    alerts: list[dict[str, Any]] | None
+    incidents: tuple[IncidentLine, ...] | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """One built snapshot: the dataclasses, the dict, and the encoded JSON body."""
+
+    snapshot: StatusSnapshot
+    document: dict[str, Any]
+    body: bytes
+    built_at: float
+
+
+def read_store(store: ProbeStore | None, g: Gathered) -> StoreReads:
+    """Everything a snapshot needs from the store at ``g.now`` (blocking)."""
+    if store is None:
+        return StoreReads(None, None, None, None, None, "no history store configured")
+    now, config = g.now, g.config
+    try:
+        slo = {s.spec.name: s for s in evaluate_all(store, slo_bindings(config), now)}
+        start = history_start(now)
+        hours = {c.name: uptime(store.series("channel", c.name, "hour", start, now + 3600), now)
+                 for c in config.channels}
+        objectives = config.journeys.objectives
+        flow_hours = store.flow_hours(now - FLOW_WINDOW_SECONDS, now,
+                                      sorted({o.target for o in objectives})) if objectives else {}
+        flow = {(o.target, o.percentile): merge(flow_hours.get(o.target, ())).percentile(
+            o.percentile) for o in objectives}
+        # Every SQL store is an AlertStore (the Monitor alerts from it), replicas too.
+        alerts = current_alerts(cast(AlertStore, store), config.alerts, now)
+        recent = store.incidents(now - INCIDENT_DAYS * 86400.0, now + 1.0)
+        recent.sort(key=lambda i: i.start, reverse=True)
+        incidents = tuple(IncidentLine(i.channel, i.target, i.start, i.end, i.reason)
+                          for i in recent[:MAX_INCIDENTS])
+    except StoreDown as exc:
+        return StoreReads(None, None, None, None, None, f"store unavailable: {exc.error}")
+    return StoreReads(slo, hours, flow, alerts, incidents, None)
+
+
+def build_snapshot(g: Gathered, reads: StoreReads) -> StatusSnapshot:
+    """The snapshot from gathered state and store reads (pure)."""
+    now, config = g.now, g.config
+    ex = exclusions(config)
+    active = [w for w in ex.maintenance if w.active_at(now)]
+    closed = {name: not in_service_hours(now, h) for name, h in ex.service_hours.items()}
+    lines: dict[str, list[TargetLine]] = {}
+    lasts: dict[str, list[ProbeResult | None]] = {}
+    for target in config.targets:
+        st = g.states.get(target.name)
+        if st is None:  # configured by a reload a moment ago: not even ensured yet
+            st = TargetState(channel=target.channel, target=target.name, kind=target.kind)
+        excluded = build.excluded_now(target.channel, target.name, active,
+                                      closed.get(target.channel, False))
+        lines.setdefault(target.channel, []).append(build.target_line(st, excluded))
+        lasts.setdefault(target.channel, []).append(st.last)
+    channels = []
+    for c in config.channels:
+        counts = build.target_counts(lasts.get(c.name, []))
+        whole_channel = any(w.applies_to(c.name, "") for w in active)
+        slo = None if reads.slo is None else reads.slo.get(c.name)
+        channels.append(ChannelStatus(
+            name=c.name,
+            state=build.channel_state(counts, whole_channel, closed.get(c.name, False)),
+            targets=counts, service_hours=build.service_hours_text(c.service_hours),
+            availability=None if slo is None else build.slo_availability(slo),
+            uptime=None if reads.hours is None else reads.hours.get(c.name)))
+    every = tuple(line for c in config.channels for line in lines.get(c.name, []))
+    by_name = {line.name: line for line in every}
+    return StatusSnapshot(
+        generated_at=now, version=__version__,
+        state=build.worst(c.state for c in channels),
+        objectives=Objectives(
+            availability=config.slo.objective,
+            consistency=config.consistency[0].objective if config.consistency else None,
+            window=duration_label(config.slo.window_seconds)),
+        channels=tuple(channels), targets=every,
+        journeys=journeys(config, by_name, reads.flow),
+        consistency=build.consistency(config.consistency, g.latest, g.whole),
+        alerts=None if reads.alerts is None else build.alert_lines(reads.alerts),
+        maintenance=build.maintenance_lines(ex.maintenance, now),
+        incidents=reads.incidents,
+        store=StoreStatus(ok=reads.error is None, error=reads.error))
+
+
+def journeys(config: Config, lines: Mapping[str, TargetLine],
+             flow: Mapping[tuple[str, float], float | None] | None
+             ) -> tuple[JourneyStatus, ...]:
+    """Every journey and browser target with its flow-time objectives."""
+    out = []
+    for t in config.targets:
+        if not t.is_flow:
+            continue
+        objectives = []
+        for o in config.journeys.objectives:
+            if o.target != t.name:
+                continue
+            value = None if flow is None else flow.get((o.target, o.percentile))
+            objectives.append(JourneyObjective(
+                name=f"p{percentile_label(o.percentile)}", percentile=o.percentile,
+                objective_seconds=o.objective_seconds, value_seconds=value,
+                met=met(value, o)))
+        line = lines[t.name]
+        state: TargetStateName = line.state
+        out.append(JourneyStatus(name=t.name, channel=t.channel, state=state,
+                                 last_duration_seconds=line.duration_seconds,
+                                 objectives=tuple(objectives)))
+    return tuple(out)
+
+
+def build_view(store: ProbeStore | None, g: Gathered) -> StatusView:
+    """Read, build, convert and encode one snapshot (blocking: run it in a thread)."""
+    snapshot = build_snapshot(g, read_store(store, g))
+    document = status_dict(snapshot)
+    body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+    return StatusView(snapshot, document, body, time.monotonic())
+
+
+def gather(monitor: Monitor, now: float) -> Gathered:
+    """Copy what the loop owns (call it on the loop): the dicts, not the states in them,
+    whose fields are replaced whole, never mutated in place, by each observation."""
+    return Gathered(now=now, config=monitor.config, states=dict(monitor.state.targets),
+                    latest=dict(monitor.consistency.latest),
+                    whole=dict(monitor.consistency.whole))
+
+
+class StatusService:
+    """Single-flight, short-lived cache of the status snapshot of ``monitor``."""
+
+    def __init__(self, monitor: Monitor, *, clock: Callable[[], float] = time.time,
+                 max_age_seconds: float = MAX_AGE_SECONDS) -> None:
+        self._monitor = monitor
+        self._clock = clock
+        self.max_age_seconds = max_age_seconds
+        self._view: StatusView | None = None
+        self._building: asyncio.Task[StatusView] | None = None
+        self.builds = 0  # how many snapshots were built (for tests and curiosity)
+
+    async def get(self) -> StatusView:
+        """A snapshot at most ``max_age_seconds`` old; callers meanwhile share one build."""
+        view = self._view
+        if view is not None and time.monotonic() - view.built_at < self.max_age_seconds:
+            return view
+        task = self._building
+        if task is None:
+            task = asyncio.create_task(self._build())
+            self._building = task
+            task.add_done_callback(self._finished)
+        # shield: a client that goes away must not cancel the build others wait for.
+        return await asyncio.shield(task)
+
+    async def _build(self) -> StatusView:
+        self.builds += 1
+        g = gather(self._monitor, self._clock())
+        view = await asyncio.to_thread(build_view, self._monitor.store, g)
+        self._view = view
+        return view
+
+    def _finished(self, task: asyncio.Task[StatusView]) -> None:
+        if self._building is task:
+            self._building = None
+        if not task.cancelled():
+            task.exception()  # retrieved, so a failure others saw is not logged again
+
