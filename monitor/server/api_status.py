@@ -20,6 +20,7 @@ from monitor.metrics.state import TargetState
 from monitor.runtime.monitor import Monitor
 from monitor.server import badges
 from monitor.server import status_build as build
+from monitor.server.guards import Handler
 from monitor.server.status import StatusService, StatusView
 from monitor.server.target_detail import target_detail, target_slo, target_spec
 from monitor.slo.bindings import evaluate_all, exclusions, slo_bindings
@@ -189,10 +190,24 @@ async def openapi(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type=JSON)
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Under ``/api/v1/`` the router's own refusals (404, 405) answer JSON too, as every
+    error of the API does; elsewhere (``/metrics``, the page) nothing changes."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/v1/") or exc.content_type == JSON:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
+
+
 def add_status_routes(app: web.Application, monitor: Monitor) -> None:
     """Mount the status API and badges on ``app``; the page finds the shared snapshot
     service at ``app[STATUS_KEY]``."""
     app[_MONITOR] = monitor
+    app.middlewares.append(json_errors)
     app[STATUS_KEY] = StatusService(monitor)
     r = app.router
     r.add_get("/api/v1/status", status)
