@@ -1,0 +1,353 @@
+"""``/api/v1/status`` and its parts, the target detail and the badges, from a real
+Monitor probing real local servers into a real SQLite store (and, once, a real
+PostgreSQL that goes away under it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from monitor.config import parse_config
+from monitor.runtime.monitor import Monitor
+from monitor.server.api_status import STATUS_KEY
+from monitor.server.app import build_app
+from monitor.server.status import StatusService
+from monitor.store import open_store
+from monitor.store.sql import SqlProbeStore
+from tests.pgserver import PgServer, pg_server
+from tests.runtime.alert_support import until
+from tests.servers import http_server
+from tests.support import require
+
+__all__ = ["pg_server"]
+
+SVG_NS = {"s": "http://www.w3.org/2000/svg"}
+# Customer data in the consistency sources: none of it may reach an answer.
+CUSTOMER_VALUES = ("Li Lei", "13800138000", "13800138001", "11010519491231002X")
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def config_text(url: str, store: str, d: Path) -> str:
+    now = datetime.now(UTC).timestamp()
+    return f"""\
+store: {store}
+defaults: {{interval: 200ms, timeout: 150ms}}
+channels:
+  app:
+    targets:
+      - {{name: app-api, probe: http, url: "{url}/ok"}}
+      - {{name: app-broken, probe: http, url: "{url}/fail"}}
+      - name: app-journey
+        probe: journey
+        steps:
+          - {{name: health, request: {{url: "{url}/ok"}}}}
+  website:
+    targets:
+      - {{name: web-home, probe: http, url: "{url}/ok"}}
+  branch:
+    service_hours: {{days: mon-sun, from: "00:00", to: "24:00", tz: Asia/Shanghai}}
+    targets:
+      - {{name: core-gateway, probe: http, url: "{url}/fail"}}
+maintenance:
+  - {{name: core upgrade, start: "{iso(now - 3600)}", end: "{iso(now + 3600)}",
+     channels: [branch]}}
+journeys:
+  objectives:
+    - {{target: app-journey, percentile: 95, max: 5s}}
+consistency:
+  reference: branch
+  key: customer_id
+  fields: [name, phone]
+  sources:
+    branch: {{kind: csv, path: {d}/ref.csv}}
+    app: {{kind: csv, path: {d}/app.csv}}
+"""
+
+
+async def ok(request: web.Request) -> web.Response:
+    return web.json_response({"status": "UP"})
+
+
+async def fail(request: web.Request) -> web.Response:
+    return web.json_response({"status": "DOWN"}, status=503)
+
+
+async def target_app() -> web.Application:
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/fail", fail)
+    return app
+
+
+@dataclass
+class Running:
+    monitor: Monitor
+    base: str
+    http: aiohttp.ClientSession
+    app: web.Application
+
+    async def get(self, path: str) -> tuple[int, str, Any]:
+        async with self.http.get(self.base + path) as r:
+            body = await r.read()
+            ctype = r.headers.get("Content-Type", "")
+            return r.status, ctype, json.loads(body) if "json" in ctype else body.decode()
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, store_config: str, store: SqlProbeStore
+                  ) -> AsyncIterator[Running]:
+    (tmp_path / "ref.csv").write_text("customer_id,name,phone\nC1,Li Lei,13800138000\n"
+                                      "C2,Han Meimei,13900139000\n")
+    (tmp_path / "app.csv").write_text("customer_id,name,phone\nC1,Li Lei,13800138001\n"
+                                      "C2,Han Meimei,13900139000\n")
+    async with http_server(await target_app()) as url:
+        mon = Monitor(parse_config(config_text(url, store_config, tmp_path)), store=store)
+        mon.start()
+        app = build_app(mon)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            await until(lambda: all(s.last is not None for s in mon.state.targets.values())
+                        and len(mon.consistency.latest) == 1)
+            assert await mon.flush()
+            async with aiohttp.ClientSession() as http:
+                yield Running(mon, base, http, app)
+        finally:
+            await runner.cleanup()
+            await mon.stop()
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Running]:
+    store = open_store(parse_config(f"store: {{sqlite: {tmp_path}/h.db}}\n").store)
+    async with running(tmp_path, f"{{sqlite: {tmp_path}/h.db}}", store) as r:
+        yield r
+    store.close()
+
+
+def by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {i["name"]: i for i in items}
+
+
+async def test_status_shows_channels_targets_and_history(live: Running) -> None:
+    status, ctype, doc = await live.get("/api/v1/status")
+    assert status == 200
+    assert ctype.startswith("application/json")
+    assert doc["store"] == {"ok": True, "error": None}
+    assert doc["objectives"] == {"availability": 0.999, "consistency": 0.99, "window": "30d"}
+    channels = by_name(doc["channels"])
+    assert channels["app"]["state"] == "degraded"
+    assert channels["app"]["targets"] == {"total": 3, "up": 2, "degraded": 0, "down": 1,
+                                          "pending": 0}
+    assert channels["website"]["state"] == "up"
+    # Down, but inside its maintenance window: shown as maintenance, never as down.
+    assert channels["branch"]["state"] == "maintenance"
+    assert channels["branch"]["service_hours"] == "mon-sun 00:00-24:00 Asia/Shanghai"
+    assert doc["state"] == "degraded"
+    website = channels["website"]
+    assert website["availability"]["sli"] == 1.0
+    assert website["availability"]["status"] == "ok"
+    assert channels["app"]["availability"]["status"] == "page"
+    assert 0.0 < channels["app"]["availability"]["sli"] < 1.0
+    hourly = channels["branch"]["uptime"]["hourly"]
+    assert len(hourly) == 48
+    assert len(channels["branch"]["uptime"]["daily"]) == 90
+    # Every branch probe was excluded: the bar says so and is not red.
+    assert hourly[-1]["state"] == "excluded"
+    assert hourly[-1]["total"] == 0
+    assert hourly[-1]["excluded"] > 0
+    assert website["uptime"]["hourly"][-1]["state"] == "up"
+    assert channels["app"]["uptime"]["hourly"][-1]["state"] == "partial"
+
+    targets = by_name(doc["targets"])
+    assert list(targets) == ["app-api", "app-broken", "app-journey", "web-home",
+                             "core-gateway"]
+    broken = targets["app-broken"]
+    assert (broken["state"], broken["reason"], broken["kind"]) == ("down", "http_status", "http")
+    assert broken["since"] <= broken["last_run"]
+    assert targets["core-gateway"]["state"] == "maintenance"
+    assert targets["app-api"]["reason"] is None
+
+    (journey,) = doc["journeys"]
+    assert journey["name"] == "app-journey"
+    assert journey["state"] == "up"
+    (objective,) = journey["objectives"]
+    assert objective["name"] == "p95"
+    assert objective["objective_seconds"] == 5.0
+    assert objective["value_seconds"] is not None
+    assert objective["met"] is True
+
+    (dataset,) = doc["consistency"]["datasets"]
+    (app,) = dataset["channels"]
+    assert (app["channel"], app["ratio"], app["judged"], app["inconsistent"],
+            app["worst_field"], app["error"]) == ("app", 0.5, 2, 1, "phone", None)
+    assert doc["consistency"]["ratio"] == 0.5
+
+    (maintenance,) = doc["maintenance"]
+    assert maintenance["name"] == "core upgrade"
+    assert maintenance["active"] is True
+    assert maintenance["channels"] == ["branch"]
+    assert {(i["target"], i["ended_at"]) for i in doc["incidents"]} == {("app-broken", None)}
+    assert all(a["severity"] and a["summary"] for a in doc["alerts"])
+
+
+async def test_firing_alerts_are_listed(live: Running) -> None:
+    # The alerting loop saves its state to the store, which the snapshot reads.
+    store = live.monitor.store
+    assert isinstance(store, SqlProbeStore)
+    await until(lambda: any(a.status == "firing" and a.label("alertname") ==
+                            "ConsistencyBelowObjective"
+                            for a in store.load_engine_state().alerts.values()))
+    live.app[STATUS_KEY].max_age_seconds = 0.0
+    alerts = (await live.get("/api/v1/status"))[2]["alerts"]
+    alert = next(a for a in alerts if a["alertname"] == "ConsistencyBelowObjective")
+    assert (alert["severity"], alert["channel"], alert["target"]) == ("ticket", "app", None)
+    assert alert["since"] is not None
+    assert "app" in alert["summary"]
+
+
+async def test_no_customer_data_in_any_answer(live: Running) -> None:
+    for path in ("/api/v1/status", "/api/v1/consistency", "/api/v1/targets",
+                 "/api/v1/targets/app-broken", "/api/v1/journeys", "/api/v1/slo"):
+        status, _, doc = await live.get(path)
+        assert status == 200
+        text = json.dumps(doc, ensure_ascii=False)
+        assert not [v for v in CUSTOMER_VALUES if v in text], path
+
+
+async def test_parts_and_filters(live: Running) -> None:
+    status, _, doc = await live.get("/api/v1/targets?channel=website")
+    assert status == 200
+    assert [t["name"] for t in doc["targets"]] == ["web-home"]
+    status, _, doc = await live.get("/api/v1/targets?channel=nope")
+    assert status == 404
+    assert doc == {"error": "unknown channel 'nope'"}
+    status, _, doc = await live.get("/api/v1/consistency")
+    assert status == 200
+    assert doc["ratio"] == 0.5
+    status, _, doc = await live.get("/api/v1/journeys")
+    assert [j["name"] for j in doc["journeys"]] == ["app-journey"]
+    status, _, doc = await live.get("/api/v1/slo")
+    assert status == 200
+    assert [s["slo"] for s in doc["slos"]] == ["app", "website", "branch"]
+    status, _, doc = await live.get("/api/v1/incidents?channel=app")
+    assert [i["target"] for i in doc["incidents"]] == ["app-broken"]
+    status, _, doc = await live.get("/api/v1/incidents?channel=website")
+    assert doc == {"incidents": []}
+    status, _, doc = await live.get("/api/v1/incidents?since=4102444800")  # 2100
+    assert doc == {"incidents": []}
+    status, _, doc = await live.get("/api/v1/incidents?since=yesterday")
+    assert status == 400
+    assert "since" in doc["error"]
+    status, ctype, doc = await live.get("/api/v1/nothing-here")
+    assert status == 404
+    assert ctype.startswith("application/json")
+    assert "error" in doc
+
+
+async def test_target_detail(live: Running) -> None:
+    status, _, doc = await live.get("/api/v1/targets/app-broken")
+    assert status == 200
+    assert (doc["name"], doc["channel"], doc["state"], doc["interval_seconds"],
+            doc["timeout_seconds"]) == ("app-broken", "app", "down", 0.2, 0.15)
+    last = doc["last"]
+    assert (last["success"], last["reason"], last["status_code"]) == (False, "http_status", 503)
+    assert set(last["phases"]) >= {"connect", "first_byte"}
+    assert last["finished_at"] >= last["started_at"]
+    assert doc["availability"]["sli"] == 0.0
+    assert doc["availability"]["status"] == "page"
+    assert doc["latency"]["p50"] <= doc["latency"]["p95"]
+    status, _, doc = await live.get("/api/v1/targets/app-journey")
+    assert [(s["name"], s["success"]) for s in doc["steps"]] == [("health", True)]
+    status, _, doc = await live.get("/api/v1/targets/unknown")
+    assert status == 404
+    assert doc == {"error": "unknown target 'unknown'"}
+
+
+async def test_badges(live: Running) -> None:
+    async with live.http.get(live.base + "/api/v1/badges/website/uptime/24h.svg") as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("image/svg+xml")
+        assert r.headers["Cache-Control"] == "public, max-age=30"
+        svg = ET.fromstring(await r.read())
+    texts = [t.text for t in svg.findall(".//s:text", SVG_NS)]
+    assert texts[1::2] == ["uptime 24h", "100%"]
+    status, _, body = await live.get("/api/v1/badges/app/uptime/1h.svg")
+    value = [t.text for t in ET.fromstring(body).findall(".//s:text", SVG_NS)][3]
+    assert status == 200
+    assert value is not None
+    assert value.endswith("%")
+    assert value != "100%"
+    for path in ("/api/v1/badges/nope/uptime/24h.svg", "/api/v1/badges/app/uptime/2w.svg"):
+        status, ctype, _ = await live.get(path)
+        assert (status, ctype.split(";")[0]) == (404, "image/svg+xml")
+    for path in ("/health.svg", "/api/v1/badges/health.svg"):
+        status, _, body = await live.get(path)
+        texts = [t.text for t in ET.fromstring(body).findall(".//s:text", SVG_NS)]
+        assert status == 200
+        assert texts[1::2] == ["health", "degraded"]
+
+
+async def test_concurrent_requests_share_one_build(live: Running) -> None:
+    service = StatusService(live.monitor)
+    views = await asyncio.gather(*(service.get() for _ in range(50)))
+    assert service.builds == 1
+    assert len({id(v) for v in views}) == 1
+    service.max_age_seconds = 0.0  # too old at once: the next caller builds anew
+    fresh = await service.get()
+    assert service.builds == 2
+    assert fresh is not views[0]
+    assert fresh.document["generated_at"] >= views[0].document["generated_at"]
+    assert json.loads(fresh.body) == fresh.document
+
+
+async def test_a_postgres_store_going_away_nulls_its_parts(
+        pg_server: PgServer, tmp_path: Path) -> None:
+    require(pg_server.running(), "the private PostgreSQL did not start")
+    store_config = f"{{postgres: '{pg_server.dsn}'}}"
+    store = open_store(parse_config(f"store: {store_config}\n").store)
+    async with running(tmp_path, store_config, store) as live:
+        live.app[STATUS_KEY].max_age_seconds = 0.0
+        status, _, doc = await live.get("/api/v1/status")
+        assert doc["store"]["ok"] is True
+        assert doc["incidents"]
+        pg_server.stop("immediate")
+        status, _, doc = await live.get("/api/v1/status")
+        assert status == 200
+        assert doc["store"] == {"ok": False, "error": "store unavailable: connection"}
+        assert all(c["availability"] is None and c["uptime"] is None for c in doc["channels"])
+        assert doc["alerts"] is None
+        assert doc["incidents"] is None
+        assert doc["journeys"][0]["objectives"][0]["value_seconds"] is None
+        assert doc["journeys"][0]["objectives"][0]["met"] is None
+        # What lives in memory is still there.
+        assert by_name(doc["targets"])["app-broken"]["state"] == "down"
+        assert by_name(doc["channels"])["app"]["state"] == "degraded"
+        status, _, doc = await live.get("/api/v1/targets/app-broken")
+        assert status == 200
+        assert doc["availability"] is None
+        assert doc["store"]["ok"] is False
+        assert doc["last"]["status_code"] == 503
+        for path in ("/api/v1/slo", "/api/v1/incidents"):
+            status, _, doc = await live.get(path)
+            assert (status, doc) == (503, {"error": "store unavailable: connection"})
+        status, ctype, _ = await live.get("/api/v1/badges/app/uptime/24h.svg")
+        assert (status, ctype.split(";")[0]) == (503, "image/svg+xml")
+    store.close()
