@@ -21,6 +21,7 @@ from monitor.runtime.monitor import Monitor
 from monitor.server import badges
 from monitor.server import status_build as build
 from monitor.server.guards import Handler
+from monitor.server.scrape import respond
 from monitor.server.status import StatusService, StatusView
 from monitor.server.target_detail import target_detail, target_slo, target_spec
 from monitor.slo.bindings import evaluate_all, exclusions, slo_bindings
@@ -48,10 +49,9 @@ async def _view(request: web.Request) -> StatusView:
     return await request.app[STATUS_KEY].get()
 
 
-async def status(request: web.Request) -> web.Response:
-    """The whole status snapshot (the status page's data)."""
-    view = await _view(request)
-    return web.Response(body=view.body, content_type=JSON)
+async def status(request: web.Request) -> web.StreamResponse:
+    """The whole status snapshot (the status page's data), gzipped when accepted."""
+    return await respond(request, (await _view(request)).rendering, JSON)
 
 
 async def targets(request: web.Request) -> web.Response:

@@ -28,6 +28,7 @@ from monitor.consistency.model import ConsistencyReport
 from monitor.metrics.state import TargetState
 from monitor.runtime.monitor import Monitor
 from monitor.server import status_build as build
+from monitor.server.scrape import Rendering
 from monitor.server.status_model import (
     ChannelStatus,
     IncidentLine,
@@ -82,12 +83,18 @@ class StoreReads:
 
 @dataclass(frozen=True, slots=True)
 class StatusView:
-    """One built snapshot: the dataclasses, the dict, and the encoded JSON body."""
+    """One built snapshot: the dataclasses, the dict, and the encoded JSON body (gzipped
+    once, on first demand, for every client that accepts it)."""
 
     snapshot: StatusSnapshot
     document: dict[str, Any]
-    body: bytes
+    rendering: Rendering
     built_at: float
+
+    @property
+    def body(self) -> bytes:
+        """The JSON body."""
+        return self.rendering.plain
 
 
 def read_store(store: ProbeStore | None, g: Gathered) -> StoreReads:
@@ -191,7 +198,7 @@ def build_view(store: ProbeStore | None, g: Gathered) -> StatusView:
     snapshot = build_snapshot(g, read_store(store, g))
     document = status_dict(snapshot)
     body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
-    return StatusView(snapshot, document, body, time.monotonic())
+    return StatusView(snapshot, document, Rendering(body), time.monotonic())
 
 
 def gather(monitor: Monitor, now: float) -> Gathered:

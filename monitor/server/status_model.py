@@ -9,8 +9,8 @@ dataset names; reasons and messages are the probes' own, already free of secrets
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from monitor.server.uptime import Uptime
 
@@ -202,18 +202,29 @@ class StatusSnapshot:
     store: StoreStatus
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """``value`` with dataclasses as dicts and tuples as lists, ready for ``json``.
 
-    Faster than :func:`dataclasses.asdict` (no deep copies), which matters at 10,000
-    target lines a second.
+    Several times faster than :func:`dataclasses.asdict` (no deep copies; field names
+    from ``__slots__``, every class here has them; scalars are not recursed into), which
+    matters at 10,000 target lines a second.
     """
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, tuple | list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if hasattr(cls, "__dataclass_fields__"):
+        out = {}
+        for name in cls.__slots__:
+            v = getattr(value, name)
+            out[name] = v if type(v) in _SCALARS else plain(v)
+        return out
+    if cls is tuple or cls is list:
+        return [v if type(v) in _SCALARS else plain(v) for v in value]
+    if cls is dict:
+        return {k: v if type(v) in _SCALARS else plain(v) for k, v in value.items()}
     return value
 
 

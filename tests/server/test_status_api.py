@@ -223,6 +223,15 @@ async def test_firing_alerts_are_listed(live: Running) -> None:
     assert "app" in alert["summary"]
 
 
+async def test_status_is_gzipped_when_accepted(live: Running) -> None:
+    plain = (await live.get("/api/v1/status"))[2]
+    async with live.http.get(live.base + "/api/v1/status",
+                             headers={"Accept-Encoding": "gzip"}) as r:
+        assert r.headers["Content-Encoding"] == "gzip"
+        assert r.headers["Vary"] == "Accept-Encoding"
+        assert await r.json() == plain  # the same (cached) snapshot, decompressed
+
+
 async def test_no_customer_data_in_any_answer(live: Running) -> None:
     for path in ("/api/v1/status", "/api/v1/consistency", "/api/v1/targets",
                  "/api/v1/targets/app-broken", "/api/v1/journeys", "/api/v1/slo"):
