@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -138,6 +138,28 @@ class OmniwatchProcess:
             return self.proc.wait(timeout)
         finally:
             self._log.close()
+
+
+@contextmanager
+def omniwatch_running(start: Callable[[], OmniwatchProcess],
+                      env: Mapping[str, str] | None = None) -> Iterator[OmniwatchProcess]:
+    """``start()``'s process, stopped (cleanly, exit 0) at the end; ``env`` is set here
+    meanwhile, so the process and any CLI run beside it inherit it (a config file names
+    such a variable, ``${TOKEN}``, and never holds its value)."""
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        proc = start()
+        try:
+            yield proc
+        finally:
+            assert proc.stop() == 0
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def wait_for(pred: Callable[[], object], timeout: float = 15.0, every: float = 0.1) -> object:

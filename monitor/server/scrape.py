@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from aiohttp import web
 
@@ -20,6 +21,7 @@ from aiohttp import web
 WRITE_SLICE_BYTES = 64 * 1024
 # zlib level 1: Prometheus text still shrinks about tenfold, at a fraction of level 6's CPU.
 GZIP_LEVEL = 1
+T = TypeVar("T")
 
 
 def accepts_gzip(header: str) -> bool:
@@ -55,33 +57,50 @@ class Rendering:
         return await asyncio.shield(self._gzipped)
 
 
-class SharedRendering:
-    """Single-flight rendering: callers during one ``render()`` all get its result."""
+class SingleFlight(Generic[T]):
+    """Callers of :meth:`get` during one ``make()`` all get its result (or its error)."""
 
-    def __init__(self, render: Callable[[], Awaitable[bytes]]) -> None:
-        self._render = render
-        self._current: asyncio.Task[Rendering] | None = None
-        self.renders = 0  # how many renderings were made (for tests and curiosity)
+    def __init__(self, make: Callable[[], Awaitable[T]]) -> None:
+        self._make = make
+        self._current: asyncio.Task[T] | None = None
+        self.runs = 0  # how many times ``make`` ran (for tests and curiosity)
 
-    async def get(self) -> Rendering:
-        """The rendering in progress, or a new one if none is."""
+    async def get(self) -> T:
+        """The result in progress, or a new one if none is."""
         task = self._current
         if task is None:
-            task = asyncio.create_task(self._make())
+            task = asyncio.create_task(self._run())
             self._current = task
             task.add_done_callback(self._finished)
+        # shield: a caller that goes away must not cancel what others are waiting for.
         return await asyncio.shield(task)
 
-    async def _make(self) -> Rendering:
-        self.renders += 1
-        return Rendering(await self._render())
+    async def _run(self) -> T:
+        self.runs += 1
+        return await self._make()
 
-    def _finished(self, task: asyncio.Task[Rendering]) -> None:
-        # Once made, the next scrape gets fresh data: the result is shared, not cached.
+    def _finished(self, task: asyncio.Task[T]) -> None:
+        # Once made, the next caller gets a fresh one: the result is shared, not cached.
         if self._current is task:
             self._current = None
         if not task.cancelled():
             task.exception()  # retrieved here too, so an unawaited failure is not logged
+
+
+class SharedRendering(SingleFlight[Rendering]):
+    """Single-flight rendering: scrapes during one ``render()`` all get its result."""
+
+    def __init__(self, render: Callable[[], Awaitable[bytes]]) -> None:
+        super().__init__(self._rendering)
+        self._render = render
+
+    async def _rendering(self) -> Rendering:
+        return Rendering(await self._render())
+
+    @property
+    def renders(self) -> int:
+        """How many renderings were made."""
+        return self.runs
 
 
 async def respond(request: web.Request, rendering: Rendering,

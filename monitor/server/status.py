@@ -28,7 +28,7 @@ from monitor.consistency.model import ConsistencyReport
 from monitor.metrics.state import TargetState
 from monitor.runtime.monitor import Monitor
 from monitor.server import status_build as build
-from monitor.server.scrape import Rendering
+from monitor.server.scrape import Rendering, SingleFlight
 from monitor.server.status_model import (
     ChannelStatus,
     IncidentLine,
@@ -218,32 +218,22 @@ class StatusService:
         self._clock = clock
         self.max_age_seconds = max_age_seconds
         self._view: StatusView | None = None
-        self._building: asyncio.Task[StatusView] | None = None
-        self.builds = 0  # how many snapshots were built (for tests and curiosity)
+        self._builds = SingleFlight(self._build)
+
+    @property
+    def builds(self) -> int:
+        """How many snapshots were built (for tests and curiosity)."""
+        return self._builds.runs
 
     async def get(self) -> StatusView:
         """A snapshot at most ``max_age_seconds`` old; callers meanwhile share one build."""
         view = self._view
         if view is not None and time.monotonic() - view.built_at < self.max_age_seconds:
             return view
-        task = self._building
-        if task is None:
-            task = asyncio.create_task(self._build())
-            self._building = task
-            task.add_done_callback(self._finished)
-        # shield: a client that goes away must not cancel the build others wait for.
-        return await asyncio.shield(task)
+        return await self._builds.get()
 
     async def _build(self) -> StatusView:
-        self.builds += 1
         g = gather(self._monitor, self._clock())
         view = await asyncio.to_thread(build_view, self._monitor.store, g)
         self._view = view
         return view
-
-    def _finished(self, task: asyncio.Task[StatusView]) -> None:
-        if self._building is task:
-            self._building = None
-        if not task.cancelled():
-            task.exception()  # retrieved, so a failure others saw is not logged again
-

@@ -20,7 +20,7 @@ import pytest
 
 from monitor.config import ConfigError, parse_config
 from monitor.server.api import API_MAX_BODY_BYTES
-from tests.procs import OmniwatchProcess, run_omniwatch, wait_for
+from tests.procs import OmniwatchProcess, omniwatch_running, run_omniwatch, wait_for
 from tests.servers import closed_port
 
 TOKEN_ENV = "OMNIWATCH_TEST_API_TOKEN"
@@ -55,27 +55,17 @@ def token() -> str:
 def guarded(tmp_path_factory: pytest.TempPathFactory, token: str
             ) -> Iterator[OmniwatchProcess]:
     """A monitor whose API accepts silences from whoever sends ``token``."""
-    mp = pytest.MonkeyPatch()
-    # Child processes (the monitor, the CLI) inherit it; the file never holds it.
-    mp.setenv(TOKEN_ENV, token)
-    try:
-        proc = _start(tmp_path_factory.mktemp("api"), "guarded",
-                      f"server: {{api_token: '${{{TOKEN_ENV}}}'}}")
-        try:
-            yield proc
-        finally:
-            assert proc.stop() == 0
-    finally:
-        mp.undo()
+    with omniwatch_running(lambda: _start(tmp_path_factory.mktemp("api"), "guarded",
+                                          f"server: {{api_token: '${{{TOKEN_ENV}}}'}}"),
+                           {TOKEN_ENV: token}) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
 def read_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OmniwatchProcess]:
-    proc = _start(tmp_path_factory.mktemp("api-ro"), "read-only", "")
-    try:
+    with omniwatch_running(lambda: _start(tmp_path_factory.mktemp("api-ro"), "read-only",
+                                          "")) as proc:
         yield proc
-    finally:
-        assert proc.stop() == 0
 
 
 def call(proc: OmniwatchProcess, method: str, path: str, body: Any = None, *,

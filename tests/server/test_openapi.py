@@ -25,7 +25,7 @@ from openapi_spec_validator import validate
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.procs import OmniwatchProcess, http_target_server, wait_for
+from tests.procs import OmniwatchProcess, http_target_server, omniwatch_running, wait_for
 
 TOKEN_ENV = "OMNIWATCH_TEST_OPENAPI_TOKEN"
 MAX_EXAMPLES = 25
@@ -131,27 +131,18 @@ def token() -> str:
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory, token: str, target_port: int
             ) -> Iterator[OmniwatchProcess]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv(TOKEN_ENV, token)  # inherited by the process; the file never holds it
-    try:
-        proc = _start(tmp_path_factory.mktemp("openapi"), "guarded",
-                      f"server: {{api_token: '${{{TOKEN_ENV}}}'}}", target_port)
-        try:
-            yield proc
-        finally:
-            assert proc.stop() == 0
-    finally:
-        mp.undo()
+    with omniwatch_running(lambda: _start(tmp_path_factory.mktemp("openapi"), "guarded",
+                                          f"server: {{api_token: '${{{TOKEN_ENV}}}'}}",
+                                          target_port), {TOKEN_ENV: token}) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
 def read_only(tmp_path_factory: pytest.TempPathFactory, target_port: int
               ) -> Iterator[OmniwatchProcess]:
-    proc = _start(tmp_path_factory.mktemp("openapi-ro"), "read-only", "", target_port)
-    try:
+    with omniwatch_running(lambda: _start(tmp_path_factory.mktemp("openapi-ro"), "read-only",
+                                          "", target_port)) as proc:
         yield proc
-    finally:
-        assert proc.stop() == 0
 
 
 def _schema(proc: OmniwatchProcess) -> schemathesis.BaseSchema:
