@@ -20,6 +20,7 @@ from monitor.metrics.state import TargetState
 from monitor.runtime.monitor import Monitor
 from monitor.server import badges
 from monitor.server import status_build as build
+from monitor.server.api import MONITOR
 from monitor.server.guards import Handler
 from monitor.server.scrape import respond
 from monitor.server.status import StatusService, StatusView
@@ -30,7 +31,6 @@ from monitor.slo.exclusions import in_service_hours
 from monitor.store import StoreDown
 
 STATUS_KEY: web.AppKey[StatusService] = web.AppKey("status", StatusService)
-_MONITOR: web.AppKey[Monitor] = web.AppKey("status_monitor", Monitor)
 JSON: Final = "application/json"
 SVG: Final = "image/svg+xml"
 BADGE_CACHE: Final = "public, max-age=30"
@@ -68,7 +68,7 @@ async def targets(request: web.Request) -> web.Response:
 
 async def target(request: web.Request) -> web.Response:
     """One target in detail: configuration, latest result, SLO, latency, steps."""
-    mon = request.app[_MONITOR]
+    mon = request.app[MONITOR]
     name = request.match_info["name"]
     t = mon.target(name)
     if t is None:
@@ -94,7 +94,7 @@ async def target(request: web.Request) -> web.Response:
 
 async def slo(request: web.Request) -> web.Response:
     """Every SLO as ``omniwatch slo --json`` prints it (503 while the store is down)."""
-    mon = request.app[_MONITOR]
+    mon = request.app[MONITOR]
     if mon.store is None:
         return _error(503, "no history store configured: SLOs are computed from it")
     try:
@@ -126,7 +126,7 @@ async def journeys(request: web.Request) -> web.Response:
 async def incidents(request: web.Request) -> web.Response:
     """Incidents overlapping ``[since, now)`` (default the last 7 days), newest first;
     ``?channel=`` keeps one channel's."""
-    mon = request.app[_MONITOR]
+    mon = request.app[MONITOR]
     now = time.time()
     raw = request.query.get("since")
     since = now - DEFAULT_INCIDENT_SECONDS
@@ -161,7 +161,7 @@ def _svg(body: str, status: int = 200, cache: str = BADGE_CACHE) -> web.Response
 
 async def uptime_badge(request: web.Request) -> web.Response:
     """``uptime WINDOW | 99.91%``: a channel's availability over 1h, 24h, 7d or 30d."""
-    mon = request.app[_MONITOR]
+    mon = request.app[MONITOR]
     channel, window = request.match_info["channel"], request.match_info["window"]
     c = next((c for c in mon.config.channels if c.name == channel), None)
     if c is None:
@@ -208,7 +208,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 def add_status_routes(app: web.Application, monitor: Monitor) -> None:
     """Mount the status API and badges on ``app``; the page finds the shared snapshot
     service at ``app[STATUS_KEY]``."""
-    app[_MONITOR] = monitor
+    app[MONITOR] = monitor  # as the alerting routes do (one key, one monitor)
     app.middlewares.append(json_errors)
     app[STATUS_KEY] = StatusService(monitor)
     r = app.router

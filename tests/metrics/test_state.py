@@ -67,3 +67,19 @@ def test_certificate_expiry_survives_a_result_without_a_certificate() -> None:
     assert state.targets["web"].cert_expiry == 5000.0
     state.observe("app", "web", "http", ok(3.0, cert=9000.0), excluded="service_hours")
     assert state.targets["web"].cert_expiry == 9000.0  # a renewal is news even when excluded
+
+
+def test_since_is_when_the_latest_kind_of_result_began() -> None:
+    state = ProbeState()
+    state.observe("app", "api", "http", ok(1.0))
+    st = state.targets["api"]
+    state.observe("app", "api", "http", ok(2.0))
+    assert st.since == 1.0
+    state.observe("app", "api", "http", ok(3.0, degraded=True))
+    state.observe("app", "api", "http", ok(4.0, degraded=True))
+    assert st.since == 3.0  # degraded is a state of its own on the status page
+    state.observe("app", "api", "http", fail(5.0))
+    state.observe("app", "api", "http", fail(6.0), excluded="service_hours")
+    assert st.since == 5.0
+    state.observe("app", "api", "http", ok(7.0))
+    assert st.since == 7.0
