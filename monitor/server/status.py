@@ -38,7 +38,6 @@ from monitor.server.status_model import (
     StatusSnapshot,
     StoreStatus,
     TargetLine,
-    TargetStateName,
     status_dict,
 )
 from monitor.server.uptime import Uptime, history_start, uptime
@@ -186,8 +185,7 @@ def journeys(config: Config, lines: Mapping[str, TargetLine],
                 objective_seconds=o.objective_seconds, value_seconds=value,
                 met=met(value, o)))
         line = lines[t.name]
-        state: TargetStateName = line.state
-        out.append(JourneyStatus(name=t.name, channel=t.channel, state=state,
+        out.append(JourneyStatus(name=t.name, channel=t.channel, state=line.state,
                                  last_duration_seconds=line.duration_seconds,
                                  objectives=tuple(objectives)))
     return tuple(out)
