@@ -360,3 +360,22 @@ async def test_a_postgres_store_going_away_nulls_its_parts(
         status, ctype, _ = await live.get("/api/v1/badges/app/uptime/24h.svg")
         assert (status, ctype.split(";")[0]) == (503, "image/svg+xml")
     store.close()
+
+
+def test_without_a_store_or_results_nothing_is_claimed() -> None:
+    from monitor.server.status import build_view, gather
+
+    mon = Monitor(parse_config("channels:\n  app:\n    targets:\n"
+                               "      - {name: a, probe: tcp, host: 127.0.0.1, port: 9}\n"))
+    doc = build_view(None, gather(mon, 1764648000.0)).document
+    assert doc["store"] == {"ok": False, "error": "no history store configured"}
+    assert doc["state"] == "unknown"
+    (app,) = doc["channels"]
+    assert app["state"] == "unknown"
+    assert app["targets"]["pending"] == 1
+    assert app["availability"] is None
+    assert doc["targets"][0]["state"] == "pending"
+    assert doc["targets"][0]["last_run"] is None
+    assert doc["alerts"] is None
+    assert doc["incidents"] is None
+    assert doc["consistency"] == {"objective": None, "ratio": None, "datasets": []}
