@@ -1,0 +1,75 @@
+"""``GET /`` (the status page) and ``GET /assets/{name}`` (its stylesheet and script).
+
+The page is rendered from the same status document ``/api/v1/status`` answers, taken
+from whatever ``status`` callable the application hands in (the shared, cached snapshot),
+so the page and the API never disagree and a page view costs no extra build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from importlib import resources
+from typing import Any, Final
+
+from aiohttp import web
+
+from monitor.server.page.i18n import COOKIE, choose_language, supported
+from monitor.server.page.render import render_page
+
+StatusSource = Callable[[], Awaitable[dict[str, Any]]]
+ASSET_TYPES: Final[Mapping[str, str]] = {
+    "status.css": "text/css", "status.js": "text/javascript"}
+# A year: the cookie only remembers which language the reader picked.
+COOKIE_MAX_AGE_SECONDS: Final = 365 * 86400
+# The assets change with a release only; an hour keeps a wall screen's refreshes cheap
+# while an upgrade still shows within the hour.
+ASSET_MAX_AGE_SECONDS: Final = 3600
+
+STATUS_SOURCE: web.AppKey[StatusSource] = web.AppKey("page_status")
+ASSETS: web.AppKey[Mapping[str, bytes]] = web.AppKey("page_assets")
+
+
+def load_assets() -> dict[str, bytes]:
+    """The stylesheet and script shipped in this package."""
+    folder = resources.files("monitor.server.page") / "assets"
+    return {name: (folder / name).read_bytes() for name in ASSET_TYPES}
+
+
+def language(request: web.Request) -> str:
+    """The reader's language (see :func:`~monitor.server.page.i18n.choose_language`)."""
+    return choose_language(request.query.get("lang"), request.cookies.get(COOKIE),
+                           request.headers.get("Accept-Language"))
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """The status page in the reader's language; ``?lang=`` also remembers the choice."""
+    lang = language(request)
+    document = await request.app[STATUS_SOURCE]()
+    response = web.Response(text=render_page(document, lang), content_type="text/html",
+                            charset="utf-8")
+    # The page is always current: never served from a cache, and varies with the header
+    # and cookie that chose its language.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    if supported(request.query.get("lang", "")) == lang:
+        response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE_SECONDS, path="/",
+                            samesite="Lax", httponly=True)
+    return response
+
+
+async def asset(request: web.Request) -> web.Response:
+    """``/assets/status.css`` or ``/assets/status.js``; anything else 404."""
+    name = request.match_info["name"]
+    body = request.app[ASSETS].get(name)
+    if body is None:
+        raise web.HTTPNotFound(text=f"no asset {name!r}\n")
+    return web.Response(body=body, content_type=ASSET_TYPES[name], charset="utf-8",
+                        headers={"Cache-Control": f"max-age={ASSET_MAX_AGE_SECONDS}"})
+
+
+def add_page_routes(app: web.Application, status: StatusSource) -> None:
+    """Mount the status page on ``app``, rendering what ``status()`` returns."""
+    app[STATUS_SOURCE] = status
+    app[ASSETS] = load_assets()
+    app.router.add_get("/", status_page)
+    app.router.add_get("/assets/{name}", asset)
