@@ -1,6 +1,7 @@
 """The HTTP face of the monitor: /metrics, /healthz, /readyz, /probe, /-/reload, the
 alerting API (:mod:`monitor.server.api`), and the status API and badges
-(:mod:`monitor.server.api_status`).
+(:mod:`monitor.server.api_status`), and the status page at ``/``
+(:mod:`monitor.server.page`).
 
 ``/probe`` runs a *configured* target by name, blackbox_exporter-style; it never probes
 an address given in the request, so the monitor cannot be used as an open proxy.  A
@@ -13,10 +14,10 @@ several requests share (the ``/metrics`` rendering) is shielded from that.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
+from typing import Any
 
 from aiohttp import web
 
@@ -26,8 +27,9 @@ from monitor.metrics.exposition import CONTENT_TYPE, render_targets
 from monitor.metrics.state import ProbeState
 from monitor.runtime.monitor import Monitor, ProbeBusy
 from monitor.server.api import add_routes
-from monitor.server.api_status import add_status_routes
+from monitor.server.api_status import STATUS_KEY, add_status_routes
 from monitor.server.guards import RELOAD_MAX_BODY_BYTES, RequestErrorLog, limit_body, reject
+from monitor.server.page import add_page_routes
 from monitor.server.scrape import SharedRendering, respond
 from probes.result import NotRun, ProbeResult
 
@@ -121,39 +123,24 @@ async def reload(request: web.Request) -> web.Response:
     return web.Response(text="reloaded\n")
 
 
-async def index(request: web.Request) -> web.Response:
-    """A minimal landing page: links, and the state of every target."""
-    mon = request.app[MONITOR_KEY]
-    rows = []
-    for st in mon.state.targets.values():
-        last = st.last
-        state = "pending" if last is None else last.result_label
-        why = "" if last is None or last.success else last.reason
-        rows.append(
-            f"<tr><td>{html.escape(st.channel)}</td><td>{html.escape(st.target)}</td>"
-            f"<td class={state}>{state}</td><td>{html.escape(why)}</td></tr>")
-    page = (
-        "<!doctype html><meta charset=utf-8><title>omniwatch</title>"
-        "<style>body{font-family:sans-serif}td,th{padding:2px 8px}.success{color:green}"
-        ".failure{color:#b00}.degraded{color:#b60}</style>"
-        "<h1>omniwatch</h1><p><a href=/metrics>metrics</a> · <a href=/healthz>healthz</a>"
-        " · <a href=/readyz>readyz</a></p><table><tr><th>channel<th>target<th>last<th>reason"
-        + "".join(rows) + "</table>")
-    return web.Response(text=page, content_type="text/html")
-
-
 def build_app(monitor: Monitor) -> web.Application:
     """The aiohttp application serving ``monitor``."""
     app = web.Application()
     app[MONITOR_KEY] = monitor
     app[SCRAPES_KEY] = SharedRendering(monitor.metrics_body)
-    app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/probe", probe)
     add_routes(app, monitor)
     add_status_routes(app, monitor)
+    snapshots = app[STATUS_KEY]
+
+    async def status_document() -> dict[str, Any]:
+        return (await snapshots.get()).document
+
+    # The page renders the very snapshot /api/v1/status answers (one build for both).
+    add_page_routes(app, status_document)
     # The limits are read at start: a reload that changes body_timeout applies on restart.
     app.router.add_post("/-/reload", limit_body(
         reload, monitor.server_stats, RELOAD_MAX_BODY_BYTES,

@@ -53,14 +53,17 @@ def _target_counts(w: Words, counts: Any) -> str:
     return f"{total}" + (f" ({', '.join(shown)})" if shown else "")
 
 
-def _fact(label: str, value: str) -> str:
-    return f"<div><dt>{label}</dt><dd>{value}</dd></div>"
+def _fact(label: str, value: str, cls: str = "") -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<div{attr}><dt>{label}</dt><dd>{value}</dd></div>"
 
 
 def _target_rows(w: Words, targets: list[dict[str, Any]], now: float) -> list[list[str]]:
-    return [[target_link(t.get("name")), esc(t.get("kind", "")), badge(w, t.get("state")),
-             text_or_dash(t.get("reason")), moment(w, t.get("since"), now),
-             seconds(w, t.get("duration_seconds"))] for t in targets]
+    # The kind goes under the name: a channel card is narrow on a phone or a wall grid.
+    return [[f'{target_link(t.get("name"))}<br><small>{esc(t.get("kind", ""))}</small>',
+             badge(w, t.get("state")), text_or_dash(t.get("reason")),
+             moment(w, t.get("since"), now), seconds(w, t.get("duration_seconds"))]
+            for t in targets]
 
 
 def channel_card(w: Words, ch: dict[str, Any], targets: list[dict[str, Any]],
@@ -78,12 +81,12 @@ def channel_card(w: Words, ch: dict[str, Any], targets: list[dict[str, Any]],
               f'<strong>{percent(w, avail.get("sli"))}</strong>{mark(w, avail.get("sli"), goal)}'
               f' <small>{esc(w["objective"])} {objective(goal)}</small>'),
         _fact(esc(w["budget"]), percent(w, avail.get("budget_remaining"), 1)),
-        _fact(esc(w["burn"]), _burn_rates(w, avail.get("burn_rates"))),
+        _fact(esc(w["burn"]), _burn_rates(w, avail.get("burn_rates")), "wide"),
         _fact(esc(w["slo_status"]), badge(w, avail.get("status") or "no_data", "slo")),
         _fact(esc(w["targets"]), _target_counts(w, ch.get("targets"))),
         _fact(esc(w["service_hours"]), esc(hours) if hours else esc(w["always_open"])),
     ])
-    heads = [esc(w[k]) for k in ("target", "kind", "state", "reason", "since", "latency")]
+    heads = [esc(w[k]) for k in ("target", "state", "reason", "since", "latency")]
     return (
         f'<article class="channel" id="channel-{esc(name)}" data-channel="{esc(name)}" '
         f'data-state="{esc(ch.get("state", "unknown"))}">'
@@ -142,6 +145,15 @@ def _store_note(w: Words, store: Any) -> str:
             f'{esc(store.get("error") or "")}</p>')
 
 
+def _footer() -> str:
+    # What the old landing page linked to, and the API this page is drawn from.
+    links = (("/api/v1/status", "/api/v1/status"), ("/api/v1/openapi.json", "OpenAPI"),
+             ("/metrics", "/metrics"), ("/healthz", "/healthz"), ("/readyz", "/readyz"))
+    return ('<footer class="meta">'
+            + " · ".join(f'<a href="{href}">{esc(text)}</a>' for href, text in links)
+            + "</footer>")
+
+
 def _words_json(w: Mapping[str, str]) -> str:
     # Inside <script>, "</script>" would end the element: no "<" is left unescaped.
     return json.dumps(dict(w), ensure_ascii=False).replace("<", "\\u003c")
@@ -161,7 +173,7 @@ def render_page(status: dict[str, Any], lang: str, *,
     main = "".join([
         _header(w, status, lang), channels(w, status), sections.journeys(w, status),
         sections.consistency(w, status), sections.alerts(w, status),
-        sections.maintenance(w, status), sections.incidents(w, status)])
+        sections.maintenance(w, status), sections.incidents(w, status), _footer()])
     return (
         f'<!doctype html><html lang="{HTML_LANG.get(lang, "en")}"><head>'
         '<meta charset="utf-8">'

@@ -1,0 +1,81 @@
+"""``GET /`` and ``/assets/*`` served over HTTP (port 0) from a fixed status document:
+language negotiation, the switch's cookie, caching headers, the assets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from monitor.server.page import add_page_routes
+from monitor.server.page.i18n import COOKIE
+from tests.server.page_fixture import status_document
+from tests.servers import http_server
+
+
+@pytest_asyncio.fixture
+async def url() -> AsyncIterator[str]:
+    async def source() -> dict[str, Any]:
+        return status_document()
+
+    app = web.Application()
+    add_page_routes(app, source)
+    async with http_server(app) as base:
+        yield base
+
+
+async def _get(url: str, path: str, **kw: Any) -> tuple[aiohttp.ClientResponse, str]:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s, \
+            s.get(url + path, **kw) as r:
+        return r, await r.text()
+
+
+@pytest.mark.parametrize(("headers", "path", "heading"), [
+    ({}, "/", "Channel status"),
+    ({"Accept-Language": "zh-CN,zh;q=0.9"}, "/", "渠道状态"),
+    ({"Accept-Language": "zh-CN"}, "/?lang=en", "Channel status"),
+    ({"Cookie": f"{COOKIE}=zh"}, "/", "渠道状态"),
+    ({"Cookie": f"{COOKIE}=zh", "Accept-Language": "en"}, "/", "渠道状态"),
+])
+async def test_language(url: str, headers: dict[str, str], path: str, heading: str) -> None:
+    r, text = await _get(url, path, headers=headers)
+    assert r.status == 200
+    assert r.content_type == "text/html"
+    assert f"<h1>{heading}</h1>" in text
+    assert r.headers["Cache-Control"] == "no-store"
+    assert "Accept-Language" in r.headers["Vary"]
+
+
+async def test_the_switch_sets_a_cookie(url: str) -> None:
+    r, _ = await _get(url, "/?lang=zh")
+    morsel = r.cookies[COOKIE]
+    assert morsel.value == "zh"
+    assert morsel["httponly"]
+    assert morsel["samesite"] == "Lax"
+    plain, _ = await _get(url, "/")
+    assert COOKIE not in plain.cookies
+    unknown, text = await _get(url, "/?lang=klingon")
+    assert COOKIE not in unknown.cookies
+    assert "<h1>Channel status</h1>" in text
+
+
+@pytest.mark.parametrize(("name", "kind", "needle"), [
+    ("status.js", "text/javascript", "omniwatchStatus"),
+    ("status.css", "text/css", ".c-excluded"),
+])
+async def test_assets(url: str, name: str, kind: str, needle: str) -> None:
+    r, text = await _get(url, f"/assets/{name}")
+    assert r.status == 200
+    assert r.content_type == kind
+    assert needle in text
+    assert r.headers["Cache-Control"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("name", ["nope.js", "..%2Fi18n.py", "status.CSS"])
+async def test_unknown_asset(url: str, name: str) -> None:
+    r, _ = await _get(url, f"/assets/{name}")
+    assert r.status == 404
