@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 
@@ -18,3 +20,10 @@ def require(available: bool, reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+def require_browser(executable: str) -> None:
+    """Skip (fail under CI) without the system Chromium at ``executable`` or Playwright."""
+    require(Path(executable).exists(), "chromium not installed (apt-get install chromium)")
+    require(importlib.util.find_spec("playwright") is not None,
+            "playwright not installed (pip install -e '.[browser]')")

@@ -33,7 +33,7 @@ from probes.result import NotRun, ProbeResult
 from probes.runner import run_target
 from tests.browserpage import PageSite, page_server
 from tests.servers import Pki, closed_port
-from tests.support import require
+from tests.support import require_browser
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -46,9 +46,7 @@ MARGIN_SECONDS = 1.0
 
 
 def _require_browser() -> None:
-    require(Path(CHROMIUM).exists(), "chromium not installed (apt-get install chromium)")
-    require(importlib.util.find_spec("playwright") is not None,
-            "playwright not installed (pip install -e '.[browser]')")
+    require_browser(CHROMIUM)
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
-import importlib.util
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from probes.result import ProbeResult
 from tests.bankapi import bank_api
 from tests.journey_support import dump, journey_document
 from tests.servers import echo, http_server, tcp_server
-from tests.support import require
+from tests.support import require_browser
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page
@@ -211,15 +210,9 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
             await asyncio.to_thread(store.close)
 
 
-def _require_browser() -> None:
-    require(Path(CHROMIUM).exists(), "chromium not installed (apt-get install chromium)")
-    require(importlib.util.find_spec("playwright") is not None,
-            "playwright not installed (pip install -e '.[browser]')")
-
-
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    _require_browser()
+    require_browser(CHROMIUM)
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:

@@ -55,6 +55,12 @@ def page(doc: dict[str, Any] | None = None, lang: str = "en") -> Page:
     return Page(render_page(status_document() if doc is None else doc, lang))
 
 
+def card(channel: str) -> Page:
+    """One channel's card of the fixture's page, alone."""
+    html = render_page(status_document(), "en").split(f'data-channel="{channel}"')[1]
+    return Page(html.split("</article>")[0])
+
+
 def test_every_channel_with_its_state() -> None:
     p = page()
     cards = {a["data-channel"]: a["data-state"] for a in p.find("article")}
@@ -87,14 +93,12 @@ def test_budget_may_be_negative() -> None:
 
 def test_unknown_values_read_no_data_never_zero() -> None:
     p = page()
-    mini = render_page(status_document(), "en").split('data-channel="miniprogram"')[1]
-    mini = mini.split("</article>")[0]
-    card = Page(mini).text
-    assert "Availability no data" in card
-    assert "Error budget left no data" in card
-    assert "5m no data" in card
-    assert "0.000%" not in card
-    assert "0.0×" not in card
+    mini = card("miniprogram").text
+    assert "Availability no data" in mini
+    assert "Error budget left no data" in mini
+    assert "5m no data" in mini
+    assert "0.000%" not in mini
+    assert "0.0×" not in mini
     # A consistency run that failed: its counts are unknown, and the error is shown.
     assert "source: connection refused" in p.text
     # A flow-time percentile without runs.
@@ -117,13 +121,12 @@ def test_absent_history_is_no_data_not_all_clear() -> None:
 
 def test_excluded_hours_are_their_own_state_never_red() -> None:
     p = page()
-    branch = render_page(status_document(), "en").split('data-channel="branch"')[1]
-    branch = branch.split("</article>")[0]
-    cells = [a["class"] for a in Page(branch).find("span") if "cell" in a.get("class", "")]
+    branch = card("branch")
+    cells = [a["class"] for a in branch.find("span") if "cell" in a.get("class", "")]
     assert cells.count("cell c-excluded") == 32 + 12
     assert "cell c-down" not in cells
     assert "cell c-partial" not in cells
-    bar = Page(branch).find("div", role="img")[0]
+    bar = branch.find("div", role="img")[0]
     assert bar["aria-label"] == ("Last 48 hours (per hour): 16 all good, "
                                  "32 excluded (maintenance or closed)")
     # The legend names every cell state, the excluded one included.
