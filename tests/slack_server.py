@@ -40,10 +40,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.slack_workspace import (
+from monitor.demo.slack_sink import api_params, bearer, call_method
+from monitor.demo.slack_workspace import (
     DEFAULT_CHANNELS,
     DEFAULT_SCOPES,
-    METHODS,
     ApiError,
     Message,
     Update,
@@ -317,31 +317,14 @@ class SlackServer:
         page = f"<html><body><h1>{status}</h1>Slack is having trouble.</body></html>"
         return web.Response(status=status, text=page, content_type="text/html"), str(status)
 
-    async def _params(self, request: web.Request) -> dict[str, Any]:
-        params: dict[str, Any] = dict(request.query)
-        raw = await request.read()
-        if request.content_type == "application/json" and raw:
-            try:
-                doc = json.loads(raw)
-            except json.JSONDecodeError:
-                raise ApiError("invalid_json") from None
-            if isinstance(doc, dict):
-                params.update(doc)
-        elif request.content_type in ("application/x-www-form-urlencoded",
-                                      "multipart/form-data"):
-            params.update({k: v for k, v in (await request.post()).items()
-                           if isinstance(v, str)})
-        return params
-
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         error: ApiError | None = None
         try:
-            params = await self._params(request)
+            params = await api_params(request)
         except ApiError as exc:
             params, error = {}, exc
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.startswith("Bearer ") else params.pop("token", "")
+        token = bearer(request, params)
         with self._lock:
             index = self._record(request, method, params)
             fault = self._fault(method)
@@ -352,16 +335,8 @@ class SlackServer:
             try:
                 if error is not None:
                     raise error
-                if not token:
-                    raise ApiError("not_authed")
-                if token in self.revoked:
-                    raise ApiError("token_revoked")
-                if token not in self.tokens:
-                    raise ApiError("invalid_auth")
-                handler = METHODS.get(method)
-                if handler is None:
-                    raise ApiError("unknown_method", 404)
-                data = handler(self.workspace, params)
+                data = call_method(self.workspace, method, params, token,
+                                   tokens=self.tokens, revoked=self.revoked)
             except ApiError as exc:
                 self._answered(index, exc.status, exc.code)
                 response = web.json_response({"ok": False, "error": exc.code, **exc.extra},

@@ -1,8 +1,9 @@
-"""What the local Slack (:mod:`tests.slack_server`) keeps and how its Web API methods
-answer: channels, messages with their threads and edits, scopes, Block Kit limits.
+"""What a local Slack keeps and how its Web API methods answer: channels, messages with
+their threads and edits, scopes, Block Kit limits.
 
-No HTTP here and no locking: :class:`~tests.slack_server.SlackServer` parses requests,
-checks tokens, injects faults and calls a method of :data:`METHODS` with its lock held.
+Shared by the demo's Slack sink (:mod:`monitor.demo.slack_sink`) and the tests' Slack
+server (``tests/slack_server.py``, which adds faults).  No HTTP here and no locking: the
+server parses requests, checks tokens and calls a method of :data:`METHODS`.
 """
 
 from __future__ import annotations
