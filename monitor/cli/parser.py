@@ -108,16 +108,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_alerts(sub)
 
     demo = sub.add_parser(
-        "demo", help="run against simulated app, website, mini-program and branch backends",
-        description="Start four simulated channel backends on loopback (healthy, flaky, slow, "
-                    "outage) and monitor them on the embedded defaults. Ctrl-C stops it.")
+        "demo", help="the whole product on loopback: simulated channels, stores, Slack",
+        description="Start simulated app, website, mini-program and branch backends (healthy, "
+                    "flaky, slow, an outage, opening hours, a maintenance window, a login "
+                    "journey), four SQLite customer stores with seeded inconsistencies and a "
+                    "local Slack, all on loopback, and monitor them; alerts arrive through "
+                    "the real Slack provider and are printed as they come. Event lines are "
+                    "printed always; on a terminal also a status block every 15s. Ctrl-C "
+                    "stops it.")
     demo.add_argument("--duration", metavar="DURATION",
                       help="stop after this long (default: until Ctrl-C)")
     demo.add_argument("--listen", default="127.0.0.1:9470", metavar="HOST:PORT",
-                      help="where to serve /metrics (default 127.0.0.1:9470; port 0 = any)")
-    demo.add_argument("--db", default="omniwatch-demo.db", metavar="FILE",
-                      help="SQLite history file (default omniwatch-demo.db)")
+                      help="where to serve the status page, /metrics and the API "
+                           "(default 127.0.0.1:9470; port 0 = any)")
+    demo.add_argument("--db", metavar="FILE",
+                      help="SQLite history file, kept after the run (default: a fresh one in "
+                           "a temporary folder, removed at the end)")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the temporary folder (customer stores, history) and print it")
+    demo.add_argument("--alertmanager", metavar="URL",
+                      help="also send every alert to this Alertmanager (its v2 API)")
     _add_common(demo)
+    # The demo tells its story in event lines on stdout; its log would say the same
+    # things again on stderr (every failed probe is a warning), so only errors by default.
+    demo.set_defaults(log_level="error")
     return parser
 
 

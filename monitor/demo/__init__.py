@@ -1,6 +1,7 @@
-"""``omniwatch demo``: simulated app, website, mini-program and branch backends on
-loopback (:mod:`.backends`) and a monitor on the embedded defaults watching them."""
+"""``omniwatch demo``: the whole product on loopback, in one process.
 
-from monitor.demo.run import run_demo
-
-__all__ = ["run_demo"]
+:mod:`.backends` simulates the four channels, :mod:`.stores` seeds their customer
+stores, :mod:`.slack_sink` is a local Slack, :mod:`.config` points an ordinary
+configuration at them, :mod:`.terminal` tells the story as it happens and :mod:`.run`
+ties them to a real monitor.
+"""

@@ -1,53 +1,48 @@
-"""``omniwatch demo``: the simulated backends on loopback and a monitor watching them."""
+"""``omniwatch demo``: simulated channels, their customer stores and a local Slack on
+loopback, and a real monitor watching them, until Ctrl-C or ``--duration``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import shutil
+import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from aiohttp import web
-
-from monitor.config import format_duration, parse_config
+from monitor.config import format_duration
 from monitor.config.values import listen_url
-from monitor.demo.backends import backends, serve_gateway
+from monitor.demo.backends import Backends, Behaviour, TestAccount, start_backends
+from monitor.demo.config import DemoPlan, branch_hours, demo_config
+from monitor.demo.slack_sink import SlackSink
+from monitor.demo.stores import seed_stores
+from monitor.demo.terminal import Narrator, status_block
 from monitor.metrics.state import ProbeState
 from monitor.runtime.monitor import Monitor
 from monitor.server.app import start_server
-from monitor.slo.bindings import SloBinding, slo_bindings
+from monitor.slo.bindings import SloBinding, evaluate_all, exclusions, slo_bindings
 from monitor.slo.budget import Counts, burn_rate
 from monitor.slo.table import render_rows
 from monitor.store import open_store
 
-log = logging.getLogger("omniwatch.demo")
+TICK_SECONDS = 0.5  # how often the state is looked at for events
+STATUS_EVERY_SECONDS = 15.0  # the status block, on a terminal
 
-DEMO_CONFIG = """\
-store: {{sqlite: "{db}"}}
-defaults: {{interval: 5s, timeout: 2s}}
-slo: {{objective: 99.9%, latency_objective: 95%}}
-channels:
-  app:
-    targets:
-      - {{name: app-api, probe: http, url: "http://127.0.0.1:{app}/health",
-         expect: {{status: [200], json: {{status: UP}}, latency: 500ms}}}}
-  website:
-    targets:
-      - {{name: website-home, probe: http, url: "http://127.0.0.1:{web}/",
-         expect: {{status: [200], body_regex: "Welcome", latency: 500ms}}}}
-  miniprogram:
-    targets:
-      - {{name: mini-api, probe: http, url: "http://127.0.0.1:{mini}/api/ping",
-         expect: {{status: [200], latency: 400ms}}}}
-  branch:
-    targets:
-      - {{name: branch-core, probe: http, url: "http://127.0.0.1:{branch}/health",
-         confirm: 1, expect: {{status: [200]}}}}
-      - {{name: branch-gateway, probe: tcp, host: 127.0.0.1, port: {gateway},
-         send: "PING\\r\\n", expect: {{regex: PONG}}}}
-"""
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """The command line: where to listen, for how long, where history goes."""
+
+    host: str
+    port: int
+    duration: float | None = None
+    db: Path | None = None  # history kept there; None: in the temporary folder
+    keep: bool = False  # keep the temporary folder (stores, history) at the end
+    alertmanager: str | None = None  # also send every alert to this Alertmanager
 
 
 def run_counts(state: ProbeState, bindings: Sequence[SloBinding]) -> dict[str, Counts]:
@@ -92,78 +87,130 @@ def run_rows(bindings: Sequence[SloBinding], counts: dict[str, Counts]) -> list[
     return rows
 
 
-def _summary(monitor: Monitor) -> str:
-    parts = []
-    for st in monitor.state.targets.values():
-        if st.last is None:
-            parts.append(f"{st.target}=pending")
-            continue
-        label = st.last.result_label
-        parts.append(f"{st.target}={label}" + ("" if st.last.success else f"({st.last.reason})"))
-    return " ".join(parts)
+def _banner(plan: DemoPlan, options: DemoOptions, bound: int, sink: SlackSink,
+            folder: Path) -> str:
+    def url(path: str) -> str:
+        return listen_url(options.host, bound, path)
+
+    b, hours = plan.behaviour, branch_hours(plan.started_at)
+    patch_from = b.gateway_patch_from_seconds
+    return "\n".join([
+        "omniwatch demo: four simulated channels, their customer stores and a local Slack, "
+        "all on loopback",
+        "  app          app-api (healthy) and app-login-balance (journey: log in, read a "
+        "balance)",
+        f"  website      website-home (flaky: every {b.flaky_every}th answer is a 502)",
+        f"  miniprogram  mini-api (slow: every {b.slow_every}rd answer takes "
+        f"{b.slow_seconds * 1000:.0f} ms, objective 400 ms)",
+        f"  branch       branch-core (outage {b.outage_from_seconds:.0f}s-"
+        f"{b.outage_from_seconds + b.outage_seconds:.0f}s in), branch-teller, "
+        f"branch-gateway (maintenance {patch_from:.0f}s-"
+        f"{patch_from + b.gateway_patch_seconds:.0f}s in)",
+        f"               open {hours.text}: closed after that, its probes not counted",
+        f"  consistency  customers and accounts in 4 SQLite stores, against branch, every "
+        f"15s ({folder})",
+        f"  slack        {sink.api_url} (#channel-reliability, branch to #branch-oncall)",
+        "Where to look:",
+        f"  status page  {url('/')}",
+        f"  metrics      {url('/metrics')}",
+        f"  API          {url('/api/v1/status')}",
+        f"  history      {plan.db}" + ("" if options.db or options.keep
+                                      else " (removed at the end; --db FILE keeps it)"),
+        "Ctrl-C to stop." if options.duration is None
+        else f"Stops after {format_duration(options.duration)} (Ctrl-C sooner).",
+    ])
 
 
-async def run_demo(host: str, port: int, duration: float | None, db: str) -> int:
-    """Start the backends and a monitor; stop everything on Ctrl-C or after ``duration``."""
-    runners: list[web.AppRunner] = []
-    ports: dict[str, int] = {}
-    for name, app in backends().items():
-        r = web.AppRunner(app, access_log=None, handle_signals=False)
-        await r.setup()
-        site = web.TCPSite(r, "127.0.0.1", 0)
-        await site.start()
-        ports[name] = r.addresses[0][1]
-        runners.append(r)
-    gateway = await asyncio.start_server(serve_gateway, "127.0.0.1", 0)
-    ports["gateway"] = gateway.sockets[0].getsockname()[1]
+async def _watch(monitor: Monitor, narrator: Narrator, stop: asyncio.Event,
+                 deadline: float | None, started: float) -> None:
+    """Print events until ``stop`` or the deadline; the status block on a terminal."""
+    loop = asyncio.get_running_loop()
+    excl = exclusions(monitor.config)
+    bindings = slo_bindings(monitor.config)
+    channels = [c.name for c in monitor.config.channels]
+    tty = sys.stdout.isatty()
+    next_status = loop.time() + STATUS_EVERY_SECONDS
+    while not stop.is_set():
+        wait = TICK_SECONDS if deadline is None else min(TICK_SECONDS, deadline - loop.time())
+        if wait <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+        narrator.probes(monitor.state, excl)
+        narrator.consistency(monitor.consistency)
+        if tty and monitor.store is not None and loop.time() >= next_status:
+            next_status = loop.time() + STATUS_EVERY_SECONDS
+            now = time.time()
+            statuses = await asyncio.to_thread(evaluate_all, monitor.store, bindings, now)
+            print(status_block(now, time.monotonic() - started, monitor.state, statuses,
+                               excl, channels), flush=True)
 
-    config = parse_config(DEMO_CONFIG.format(db=db, **ports), file="<demo>")
-    started = time.monotonic()
+
+async def run_demo(options: DemoOptions) -> int:
+    """Start everything, watch until Ctrl-C or ``duration``, stop everything; 0 on a
+    clean stop, 2 when the address is taken."""
+    folder = Path(tempfile.mkdtemp(prefix="omniwatch-demo-"))
+    try:
+        return await _run(options, folder)
+    finally:
+        if not options.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _run(options: DemoOptions, folder: Path) -> int:
+    narrator = Narrator()
+    sink = SlackSink(narrator.slack)
+    await sink.start()
+    backends: Backends | None = None
+    behaviour, account = Behaviour(), TestAccount()
+    try:
+        backends = await start_backends(behaviour, account)
+        plan = DemoPlan(ports=backends.ports, stores=seed_stores(folder),
+                        db=options.db or folder / "history.db", slack_api_url=sink.api_url,
+                        started_at=backends.started_at, behaviour=behaviour,
+                        account=account, alertmanager=options.alertmanager)
+        return await _monitor(options, plan, folder, narrator, sink)
+    finally:
+        if backends is not None:
+            await backends.close()
+        await sink.close()
+
+
+async def _monitor(options: DemoOptions, plan: DemoPlan, folder: Path, narrator: Narrator,
+                   sink: SlackSink) -> int:
+    config = demo_config(plan, sink.token)
     store = open_store(config.store)
     monitor = Monitor(config, store=store)
     try:
-        server, bound = await start_server(monitor, host, port)
+        server, bound = await start_server(monitor, options.host, options.port)
     except OSError as exc:
-        print(f"omniwatch demo: cannot listen on {listen_url(host, port, '')}: {exc.strerror}; "
+        print(f"omniwatch demo: cannot listen on "
+              f"{listen_url(options.host, options.port, '')}: {exc.strerror}; "
               "try --listen 127.0.0.1:0", file=sys.stderr)
-        for r in runners:
-            await r.cleanup()
-        gateway.close()
         store.close()
         return 2
+    started = time.monotonic()
     monitor.start()
-    print(f"omniwatch demo: watching 4 channels ({len(config.targets)} targets) on loopback\n"
-          f"  metrics:  {listen_url(host, bound, '/metrics')}\n"
-          f"  status:   {listen_url(host, bound, '/')}\n"
-          f"  one-shot: {listen_url(host, bound, '/probe?target=app-api')}\n"
-          "Ctrl-C to stop.", flush=True)
+    print(_banner(plan, options, bound, sink, folder), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    import signal
-
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    deadline = None if duration is None else loop.time() + duration
+    deadline = None if options.duration is None else loop.time() + options.duration
     try:
-        while not stop.is_set():
-            wait = 10.0 if deadline is None else min(10.0, deadline - loop.time())
-            if wait <= 0:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
-            print(time.strftime("%H:%M:%S ") + _summary(monitor), flush=True)
+        await _watch(monitor, narrator, stop, deadline, started)
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         await monitor.stop()
         await server.cleanup()
-        for r in runners:
-            await r.cleanup()
-        gateway.close()
-        await gateway.wait_closed()
         store.close()
-        bindings = slo_bindings(config)
-        ran = format_duration(round(time.monotonic() - started))
-        print(f"\nSLOs over this run ({ran}; the history of every run is kept in {db}):\n"
-              + render_rows(run_rows(bindings, run_counts(monitor.state, bindings))),
-              flush=True)
-        print("omniwatch demo: stopped", flush=True)
+    bindings = slo_bindings(config)
+    ran = format_duration(round(time.monotonic() - started))
+    kept = f"; the history of every run is kept in {plan.db}" if options.db else ""
+    print(f"\nSLOs over this run ({ran}{kept}):\n"
+          + render_rows(run_rows(bindings, run_counts(monitor.state, bindings))), flush=True)
+    if options.keep:
+        print(f"omniwatch demo: kept {folder} (stores, history)", flush=True)
+    print("omniwatch demo: stopped", flush=True)
     return 0
