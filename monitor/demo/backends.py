@@ -47,7 +47,7 @@ class Behaviour:
 
 
 @dataclass(frozen=True, slots=True)
-class TestAccount:
+class SyntheticAccount:
     """The synthetic customer the app journey logs in as (never a real one)."""
 
     user: str = "demo-test-customer"
@@ -73,7 +73,7 @@ class Backends:
         await self._gateway.wait_closed()
 
 
-def _app_backend(account: TestAccount) -> web.Application:
+def _app_backend(account: SyntheticAccount) -> web.Application:
     # Tokens of recent logins; a bounded deque, so a long demo holds a few hundred at most.
     tokens: deque[str] = deque(maxlen=256)
 
@@ -173,7 +173,7 @@ def _gateway(behaviour: Behaviour, elapsed: Callable[[], float]) -> Callable[
     return serve
 
 
-async def start_backends(behaviour: Behaviour, account: TestAccount) -> Backends:
+async def start_backends(behaviour: Behaviour, account: SyntheticAccount) -> Backends:
     """Start every backend on 127.0.0.1, each on a free port."""
     started, started_at = time.monotonic(), time.time()
 

@@ -21,7 +21,7 @@ import yaml
 
 from monitor.config import parse_config
 from monitor.config.model import Config
-from monitor.demo.backends import Behaviour, TestAccount
+from monitor.demo.backends import Behaviour, SyntheticAccount
 from monitor.demo.slack_workspace import DEFAULT_CHANNELS
 
 SLACK_TOKEN_ENV: Final = "OMNIWATCH_DEMO_SLACK_TOKEN"
@@ -42,7 +42,7 @@ class DemoPlan:
     slack_api_url: str
     started_at: float  # Unix seconds
     behaviour: Behaviour
-    account: TestAccount
+    account: SyntheticAccount
     alertmanager: str | None = None  # every alert also goes there
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from monitor.config import format_duration
 from monitor.config.values import listen_url
-from monitor.demo.backends import Backends, Behaviour, TestAccount, start_backends
+from monitor.demo.backends import Backends, Behaviour, SyntheticAccount, start_backends
 from monitor.demo.config import DemoPlan, branch_hours, demo_config
 from monitor.demo.slack_sink import SlackSink
 from monitor.demo.stores import seed_stores
@@ -162,7 +162,7 @@ async def _run(options: DemoOptions, folder: Path) -> int:
     sink = SlackSink(narrator.slack)
     await sink.start()
     backends: Backends | None = None
-    behaviour, account = Behaviour(), TestAccount()
+    behaviour, account = Behaviour(), SyntheticAccount()
     try:
         backends = await start_backends(behaviour, account)
         plan = DemoPlan(ports=backends.ports, stores=seed_stores(folder),

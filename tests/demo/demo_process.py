@@ -74,7 +74,8 @@ class DemoProcess:
             self.proc.wait()
             rc = -9
         self._reader.join(10)
-        assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdout is not None
+        assert self.proc.stderr is not None
         self.stderr = self.proc.stderr.read()
         self.proc.stdout.close()
         self.proc.stderr.close()
