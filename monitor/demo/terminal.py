@@ -162,9 +162,9 @@ def status_block(now: float, elapsed: float, state: ProbeState,
         slo = "SLO no data"
         if s is not None and s.availability.has_data:
             burn = s.availability.current_burn_rate
-            latency = "" if s.latency is None else f", latency {s.latency.alert}"
-            slo = (f"SLI {_percent(s.availability.sli.get('1h'))}, burn "
-                   f"{'n/a' if burn is None else f'{burn:.1f}x'}, {s.availability.alert}"
-                   f"{latency}")
-        rows.append(f"  {channel:<12} {slo:<44} {' · '.join(shown)}")
+            latency = "" if s.latency is None else f" (latency {s.latency.alert.upper()})"
+            slo = (f"SLI {_percent(s.availability.sli.get('1h'))} · burn "
+                   f"{'n/a' if burn is None else f'{burn:.1f}x'} · "
+                   f"{s.availability.alert.upper()}{latency}")
+        rows.append(f"  {channel:<12} {slo:<52} {' · '.join(shown)}")
     return "\n".join(rows)

@@ -18,10 +18,11 @@ from monitor.demo.backends import Behaviour, SyntheticAccount
 from monitor.demo.config import DemoPlan, branch_hours, demo_config
 from monitor.demo.slack_sink import SlackEvent, SlackSink
 from monitor.demo.stores import SEEDED, expected_ratio, seed_stores
-from monitor.demo.terminal import Narrator
+from monitor.demo.terminal import Narrator, status_block
 from monitor.metrics.state import ProbeState
-from monitor.slo.bindings import exclusions
+from monitor.slo.bindings import evaluate_all, exclusions, slo_bindings
 from monitor.slo.exclusions import in_service_hours
+from monitor.store import open_store
 from probes.result import ProbeResult
 
 
@@ -130,3 +131,25 @@ def test_consistency_lines_only_when_a_result_changes(tmp_path: Path) -> None:
     assert text.count(" check ") == 3  # three channels, printed once
     assert "customers app vs branch: 97.990% BELOW 99.000% · 195/199 match · 2 mismatch " \
            "(name, phone) · 1 missing · 1 extra · 2 pending sync" in text
+
+
+def test_the_status_block_has_a_row_per_channel(tmp_path: Path) -> None:
+    config = demo_config(_plan(tmp_path, time.time()), "xoxb-demo-test")
+    state = ProbeState()
+    state.observe("website", "website-home", "http", _result(False, "http_status"))
+    store = open_store(config.store)
+    try:
+        store.record("website", "website-home", _result(False, "http_status"), False)
+        store.record("website", "website-home", _result(True), False)
+        store.flush()
+        now = time.time()
+        statuses = evaluate_all(store, slo_bindings(config), now + 1)
+    finally:
+        store.close()
+    text = status_block(now, 12, state, statuses, exclusions(config),
+                        [c.name for c in config.channels])
+    rows = {line.split()[0]: line for line in text.splitlines()[1:]}
+    assert set(rows) == {"app", "website", "miniprogram", "branch"}
+    assert "SLI 50.000% · burn 500.0x · PAGE" in rows["website"]
+    assert rows["website"].endswith("website-home failure")
+    assert "SLO no data" in rows["app"]
