@@ -99,8 +99,8 @@ def _banner(plan: DemoPlan, options: DemoOptions, bound: int, sink: SlackSink,
         "all on loopback",
         "  app          app-api (healthy) and app-login-balance (journey: log in, read a "
         "balance)",
-        f"  website      website-home (flaky: every {b.flaky_every}th answer is a 502)",
-        f"  miniprogram  mini-api (slow: every {b.slow_every}rd answer takes "
+        f"  website      website-home (flaky: 1 answer in {b.flaky_every} is a 502)",
+        f"  miniprogram  mini-api (slow: 1 answer in {b.slow_every} takes "
         f"{b.slow_seconds * 1000:.0f} ms, objective 400 ms)",
         f"  branch       branch-core (outage {b.outage_from_seconds:.0f}s-"
         f"{b.outage_from_seconds + b.outage_seconds:.0f}s in), branch-teller, "

@@ -9,10 +9,13 @@ What is asserted is what the demo printed and exported during its own run, not h
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
 import urllib.error
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -154,3 +157,33 @@ def test_ctrl_c_stops_cleanly_and_keep_keeps_the_folder(tmp_path: Path) -> None:
     assert demo.stdout.rstrip().endswith("omniwatch demo: stopped")
     assert f"omniwatch demo: kept {folder}" in demo.stdout
     assert {p.name for p in folder.iterdir()} >= {"branch.db", "app.db", "history.db"}
+
+
+def test_alertmanager_receives_every_alert_too(tmp_path: Path) -> None:
+    posted: list[object] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            posted.append((self.path, json.loads(body)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        demo = DemoProcess("--alertmanager", f"http://127.0.0.1:{server.server_address[1]}",
+                           cwd=tmp_path)
+        wait_for(lambda: any(a["labels"]["alertname"] == "ConsistencyBelowObjective"
+                             for _, alerts in posted for a in alerts), timeout=60)
+        demo.interrupt()
+        assert demo.wait(30) == 0, demo.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert {path for path, _ in posted} == {"/api/v2/alerts"}
