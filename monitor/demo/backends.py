@@ -2,7 +2,7 @@
 
 They behave like the days an on-call engineer meets: the app answers and lets a test
 customer log in and read a balance, the website is flaky (a load-balancer member that
-answers 502 now and then), the mini-program is slow (every third answer over its latency
+answers 502 now and then), the mini-program is slow (every other answer over its latency
 objective), and the branch's core system has an outage window early in every
 :attr:`Behaviour.outage_period_seconds`, while its gateway goes into a patching window.
 Every timing counts from :func:`start_backends`, so a demo shows the same story each run.
@@ -29,7 +29,7 @@ class Behaviour:
     """When and how the backends misbehave (seconds from their start)."""
 
     flaky_every: int = 4  # every Nth website answer is a 502, the first one second
-    slow_every: int = 3  # every Nth mini-program answer takes slow_seconds
+    slow_every: int = 2  # every Nth mini-program answer takes slow_seconds
     slow_seconds: float = 0.6
     outage_from_seconds: float = 5.0
     outage_seconds: float = 14.0

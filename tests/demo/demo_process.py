@@ -3,6 +3,7 @@ scraped while it runs."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -26,7 +27,10 @@ class DemoProcess:
     def __init__(self, *args: str, cwd: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "demo", "--listen", "127.0.0.1:0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+            # Event lines are stamped in local time, the branch's hours in UTC: one zone
+            # for both, so a test can compare them.
+            env={**os.environ, "TZ": "UTC"})
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)

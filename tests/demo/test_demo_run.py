@@ -81,6 +81,8 @@ def test_an_slo_pages(minute: tuple[str, list[Sample], Path]) -> None:
     assert _any(samples, "omniwatch_sli_ratio", lambda lb, v: lb["slo"] == "app" and v == 1.0)
     assert re.search(r"slack +#channel-reliability +🔴 FIRING: SloBurnRate · website", out)
     assert re.search(r"🟥 page · website · SLO website burns its error budget", out)
+    # The mini-program is slow every other answer: its latency objective pages.
+    assert re.search(r"🟥 page · miniprogram-latency · SLO miniprogram-latency burns", out)
     assert _any(samples, "omniwatch_alerts",
                 lambda lb, v: lb == {"alertname": "SloBurnRate", "severity": "page",
                                      "state": "firing"} and v >= 1)
@@ -134,6 +136,26 @@ def test_the_maintenance_window_excludes_the_gateway(
     # Patched, the gateway fails its probes, and no alert says so.
     assert "TargetDown · branch-gateway" not in out
     assert "branch-gateway ·" not in out
+
+
+def test_the_branch_closes_when_its_hours_end(minute: tuple[str, list[Sample], Path]) -> None:
+    out, _, _ = minute
+    hours = re.search(r"open (\d\d):(\d\d)-(\d\d):(\d\d) UTC", out)
+    assert hours is not None
+    first = re.search(r"^(\d\d):(\d\d):(\d\d)  ", out, re.M)
+    last = re.findall(r"^(\d\d):(\d\d):(\d\d)  ", out, re.M)[-1]
+    assert first is not None
+
+    def minute_of(h: str, m: str) -> int:
+        return int(h) * 60 + int(m)
+
+    closes = minute_of(hours.group(3), hours.group(4))
+    assert minute_of(first.group(1), first.group(2)) < closes  # open at the start
+    # The hours close a whole minute 30-90 s after the start: whether this minute's run
+    # saw it depends on when it started; when it did, the probes stopped counting.
+    if minute_of(last[0], last[1]) >= closes and closes != 24 * 60:
+        assert ("branch-core (branch) is outside its channel's service hours: its probes "
+                "are not counted") in out
 
 
 def test_the_run_ends_with_its_slo_table_and_leaves_nothing(
