@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,8 +112,9 @@ def test_help_on_every_command() -> None:
 def test_demo_runs_and_stops(tmp_path: Path) -> None:
     out = omniwatch("demo", "--duration", "6s", "--listen", "127.0.0.1:0", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "metrics:  http://127.0.0.1:" in out.stdout
-    assert "app-api=success" in out.stdout
+    assert re.search(r"^  metrics +http://127\.0\.0\.1:\d+/metrics$", out.stdout, re.M)
+    assert "check    customers app vs branch: 97.990% BELOW 99.000%" in out.stdout
+    assert re.search(r"^app +99\.900% +\d+ +100\.000% +0\.00x +MET$", out.stdout, re.M)
     assert "omniwatch demo: stopped" in out.stdout
 
 
