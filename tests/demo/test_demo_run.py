@@ -115,6 +115,10 @@ def test_the_journey_logs_in_and_reads_a_balance(
                     and lb["step"] == step and v == 1)
     assert _any(samples, "omniwatch_probe_success",
                 lambda lb, v: lb["target"] == "app-login-balance" and v == 1)
+    assert _any(samples, "omniwatch_journey_duration_seconds_count",
+                lambda lb, v: lb["target"] == "app-login-balance" and v > 0)
+    assert _any(samples, "omniwatch_journey_objective_met",
+                lambda lb, v: lb["target"] == "app-login-balance" and v == 1)
 
 
 def test_an_alert_and_its_resolve_reach_slack(minute: tuple[str, list[Sample], Path]) -> None:
