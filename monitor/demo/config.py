@@ -67,13 +67,17 @@ class BranchHours:
 
 def branch_hours(started_at: float) -> BranchHours:
     """Open since the hour the demo started, closing at the first whole minute at least
-    :data:`OPEN_AT_LEAST_SECONDS` later (at midnight when that is tomorrow)."""
+    :data:`OPEN_AT_LEAST_SECONDS` later.  When that is tomorrow (a start in the last half
+    minute of the day) the branch is open all day instead: hours cannot cross midnight,
+    and closing sooner would cut the core's outage short."""
     start = datetime.fromtimestamp(started_at, UTC)
     opens = start.replace(minute=0, second=0, microsecond=0)
     closes = datetime.fromtimestamp(
         math.ceil((started_at + OPEN_AT_LEAST_SECONDS) / 60) * 60, UTC)
     midnight = opens.replace(hour=0) + timedelta(days=1)
-    return BranchHours(opens, min(closes, midnight))
+    if closes > midnight:
+        return BranchHours(opens.replace(hour=0), midnight)
+    return BranchHours(opens, closes)
 
 
 def _iso(ts: float) -> str:
