@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 import time
 import urllib.error
@@ -182,7 +183,10 @@ def test_ctrl_c_stops_cleanly_and_keep_keeps_the_folder(tmp_path: Path) -> None:
     assert "SLOs over this run" in demo.stdout
     assert demo.stdout.rstrip().endswith("omniwatch demo: stopped")
     assert f"omniwatch demo: kept {folder}" in demo.stdout
-    assert {p.name for p in folder.iterdir()} >= {"branch.db", "app.db", "history.db"}
+    try:
+        assert {p.name for p in folder.iterdir()} >= {"branch.db", "app.db", "history.db"}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_alertmanager_receives_every_alert_too(tmp_path: Path) -> None:
