@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+import socket
 
 import pytest
 
@@ -27,3 +28,9 @@ def require_browser(executable: str) -> None:
     require(Path(executable).exists(), "chromium not installed (apt-get install chromium)")
     require(importlib.util.find_spec("playwright") is not None,
             "playwright not installed (pip install -e '.[browser]')")
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago, for servers that cannot bind port 0
+    themselves (Prometheus): start them in a retry loop, another process may take it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
