@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import require
+from tests.support import free_port, require, wait_ready
 
 ALERTMANAGER_BIN = Path("/usr/bin/prometheus-alertmanager")
 
@@ -71,12 +69,6 @@ def require_alertmanager() -> None:
             " (Debian package prometheus-alertmanager)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Alertmanager:
     """A running Alertmanager: its base URL, process and log file."""
@@ -102,21 +94,6 @@ class Alertmanager:
         return self.log_path.read_text("utf-8", "replace")
 
 
-def _wait_ready(am: Alertmanager, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if am.process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(am.url + "/-/ready", timeout=1) as resp:
-                if resp.status == 200:
-                    return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def start_alertmanager(tmp_path: Path, config_yaml: str | None = None, *,
                        ready_timeout: float = 30.0) -> Alertmanager:
     """Start Alertmanager with ``config_yaml`` (default: :data:`DEFAULT_CONFIG`) and
@@ -130,7 +107,7 @@ def start_alertmanager(tmp_path: Path, config_yaml: str | None = None, *,
     config.write_text(config_yaml if config_yaml is not None else DEFAULT_CONFIG, "utf-8")
     log_path = root / "alertmanager.log"
     for _ in range(3):  # the free port may be taken between our probe and its bind
-        port = _free_port()
+        port = free_port()
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [str(ALERTMANAGER_BIN), f"--config.file={config}",
@@ -139,7 +116,7 @@ def start_alertmanager(tmp_path: Path, config_yaml: str | None = None, *,
                  "--cluster.listen-address=", "--log.level=debug"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         am = Alertmanager(f"http://127.0.0.1:{port}", process, log_path)
-        if _wait_ready(am, ready_timeout):
+        if wait_ready(am.process, am.url + "/-/ready", ready_timeout):
             return am
         am.stop()
         if "address already in use" not in am.log():

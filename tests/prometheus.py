@@ -14,7 +14,6 @@ import contextlib
 import json
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port, require
+from tests.support import free_port, require, wait_ready
 
 
 @dataclass
@@ -64,21 +63,6 @@ class Prometheus:
             self.process.wait(timeout=20)
 
 
-def _ready(prom: Prometheus, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if prom.process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(prom.url + "/-/ready", timeout=1) as resp:
-                if resp.status == 200:
-                    return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    return False
-
-
 @contextlib.contextmanager
 def running_prometheus(tmp_path: Path, config_yaml: str, *,
                        ready_timeout: float = 60.0) -> Iterator[Prometheus]:
@@ -101,7 +85,7 @@ def running_prometheus(tmp_path: Path, config_yaml: str, *,
                  f"--web.listen-address=127.0.0.1:{port}"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         prom = Prometheus(f"http://127.0.0.1:{port}", process, log_path)
-        if _ready(prom, ready_timeout):
+        if wait_ready(prom.process, prom.url + "/-/ready", ready_timeout):
             break
         prom.stop()
         if "address already in use" not in prom.log():

@@ -6,6 +6,10 @@ import importlib.util
 import os
 from pathlib import Path
 import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -34,3 +38,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> bool:
+    """Poll ``url`` (a ``/-/ready`` endpoint) until it answers 200: True; False once
+    ``process`` has exited or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    return False

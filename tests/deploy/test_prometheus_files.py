@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.config.test_loader import ENV
-from tests.deploy.files import DEPLOY, ROOT, RULES
+from tests.deploy.files import DEPLOY, ROOT, RULES, env_file
 from tests.support import require
 
 
@@ -32,6 +32,16 @@ def test_committed_rules_are_what_omniwatch_rules_writes_for_the_example() -> No
     assert done.stdout == RULES.read_text("utf-8"), (
         "deploy/prometheus/omniwatch-rules.yml is stale: regenerate it with "
         "`omniwatch rules -c omniwatch.example.yaml -o deploy/prometheus/omniwatch-rules.yml`")
+
+
+def test_committed_rules_fit_the_compose_config_as_it_is() -> None:
+    # docker compose up works without regenerating: same channels and objectives.
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "rules", "-c", str(DEPLOY / "omniwatch.yaml")],
+        env={**os.environ, **env_file(DEPLOY / "omniwatch.env.example")},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == RULES.read_text("utf-8")
 
 
 @pytest.mark.prometheus
