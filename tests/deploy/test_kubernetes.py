@@ -52,6 +52,10 @@ def test_servicemonitor_has_the_crd_shape_and_selects_the_service() -> None:
         service["metadata"]["labels"].items()
     ports = {p["name"] for p in service["spec"]["ports"]}
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
+    # A typo is refused, not ignored.
+    monitor["spec"]["endpoints"][0]["intervall"] = "15s"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(monitor, schema)
 
 
 def test_kustomization_lists_every_manifest_but_the_example_secret() -> None:
