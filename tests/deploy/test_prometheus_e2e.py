@@ -132,11 +132,16 @@ def _eventually(prom: Prometheus, promql: str, label: str, *, count: int = 1,
     return prom.values(promql, label)
 
 
-def test_availability_is_what_the_backends_do(stack: Stack) -> None:
-    prom = stack.prometheus
-    # Enough website probes that one more or less moves the ratio by under a tenth.
+def _enough_website_probes(prom: Prometheus) -> None:
+    """Wait for enough website probes that one more or less moves its ratio by under a
+    tenth (the tolerances below)."""
     wait_for(lambda: prom.query('sum(omniwatch_probes_total{target="website-home"}) >= 12'),
              timeout=WAIT, every=0.5)
+
+
+def test_availability_is_what_the_backends_do(stack: Stack) -> None:
+    prom = stack.prometheus
+    _enough_website_probes(prom)
     sli = _eventually(prom, 'omniwatch_sli_ratio{window="1h"}', "slo", count=8)
     assert sli["app"] == 1.0
     assert sli["miniprogram"] == 1.0
@@ -150,6 +155,7 @@ def test_availability_is_what_the_backends_do(stack: Stack) -> None:
 
 def test_burn_rates_from_omniwatch_and_from_the_recording_rules(stack: Stack) -> None:
     prom = stack.prometheus
+    _enough_website_probes(prom)
     expected_error = 1 / BEHAVIOUR.flaky_every
     burn = _eventually(prom, 'omniwatch_burn_rate{window="5m"}', "slo", count=8)
     assert burn["app"] == 0.0
