@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from tests.deploy.files import DEPLOY, ROOT
+from tests.procs import OmniwatchProcess, http_target_server
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 
@@ -105,3 +106,25 @@ def test_every_copied_path_exists_and_passes_dockerignore() -> None:
     # What the context must not carry: local state, the venv, git, secrets.
     for path in (".venv", ".git", "omniwatch.db", "deploy/omniwatch.env", "tests"):
         assert _ignored(path, patterns), path
+
+
+def _health_check(port: int) -> subprocess.CompletedProcess[str]:
+    """The image's HEALTHCHECK command, run here against ``port`` instead of 9470."""
+    words = dict(_instructions())
+    command = json.loads(words["HEALTHCHECK"].split(" CMD ", 1)[1])
+    assert command[0] == "python"
+    argv = [sys.executable, *(a.replace(":9470/", f":{port}/") for a in command[1:])]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_health_check_passes_on_a_live_monitor_and_fails_without_one(tmp_path: Path) -> None:
+    with http_target_server() as target:
+        config = tmp_path / "omniwatch.yaml"
+        config.write_text("channels:\n  app:\n    targets:\n"
+                          f"      - {{name: a, probe: http, url: 'http://127.0.0.1:{target}/ok'}}\n")
+        monitor = OmniwatchProcess(config)
+        try:
+            assert _health_check(monitor.port).returncode == 0
+        finally:
+            monitor.stop()
+        assert _health_check(monitor.port).returncode != 0  # nothing listens any more
