@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from pathlib import Path
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
