@@ -10,7 +10,6 @@ import argparse
 import csv
 import json
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from monitor.cli.common import (
     check_output,
     duration_arg,
 )
+from monitor.cli.consistency_progress import ProgressLine
 from monitor.config.model import Config
 from monitor.consistency.jobs import check_now
 from monitor.consistency.model import ConsistencyConfig, ConsistencyReport, Outcome
@@ -89,32 +89,6 @@ def write_mismatches(path: Path, reports: Sequence[ConsistencyReport]) -> int:
     return n
 
 
-class _Progress:
-    """An elapsed-time line on stderr while a check runs, only for a person watching."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._enabled = enabled
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> _Progress:
-        if self._enabled:
-            self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        began = time.monotonic()
-        while not self._done.wait(0.5):
-            sys.stderr.write(f"\rchecking consistency… {time.monotonic() - began:.0f}s")
-            sys.stderr.flush()
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        if self._enabled:
-            self._thread.join()
-            sys.stderr.write("\r\033[K")
-
-
 def select(config: Config, datasets: Sequence[str] | None, channels: Sequence[str] | None
            ) -> list[tuple[ConsistencyConfig, list[str] | None]]:
     """The datasets to check (default: all), each with its channels to check (``None``:
@@ -165,9 +139,11 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
             print(f"omniwatch consistency: history not recorded: {exc}", file=sys.stderr)
     reports: list[ConsistencyReport] = []
     try:
-        with _Progress(not args.json and sys.stderr.isatty()):
+        # Progress only for a person watching, as ``omniwatch probe`` does.
+        with ProgressLine(sys.stderr, not args.json and sys.stderr.isatty()) as line:
             for cfg, channels in plan:
-                reports += check_now(cfg, store, mode=args.mode, channels=channels)
+                reports += check_now(cfg, store, mode=args.mode, channels=channels,
+                                     progress=line.sink(cfg.dataset))
     finally:
         if store is not None:
             store.close()

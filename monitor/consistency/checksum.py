@@ -36,6 +36,7 @@ from typing import TypeVar
 from monitor.consistency.compare import ComparePlan, compare_streams
 from monitor.consistency.errors import KeyOrderError, SourceError
 from monitor.consistency.model import ChecksumSettings, Key, Outcome
+from monitor.consistency.progress import FETCHING, HASHING, CheckProgress, ProgressSink
 from monitor.consistency.reconcile import RangeReconciler, common_bounds
 from monitor.consistency.report import Tally
 from monitor.consistency.sources.base import RangeSource, SegmentSource
@@ -49,6 +50,10 @@ MAX_MODULUS = 1 << 32  # the key hash has 32 bits
 # building a TLS context for each).
 FETCH_KEYS = 4000
 LIST_BATCH_ROWS = 1_000_000  # about 30 MB of list text per side; MariaDB pays per statement
+# Ranges summed per statement pair: a statement answers only when done, so this is how
+# often a long check can say how far it is (a few connections more at 10^7 rows, none
+# at 10^6).
+SUM_BATCH_ROWS = 2_000_000
 PROBE_RANGES = 64  # ranges listed first to judge how dense differences are
 PROBE_DENSE = 0.5  # above this share of differing probed ranges, list every range
 
@@ -142,9 +147,45 @@ def _range_capable(pool: ThreadPoolExecutor, ref: SegmentSource, channel: Segmen
     return a.result() and b.result()
 
 
+class _Steps:
+    """What a checksum comparison has done so far, told to a progress sink (if any)."""
+
+    def __init__(self, channel: str, progress: ProgressSink | None) -> None:
+        self.channels = (channel,)
+        self.progress = progress
+        self.rows = self.rows_total = self.ranges = self.ranges_total = 0
+
+    def plan(self, rows: int, ranges: int) -> None:
+        """More work ahead: ``rows`` reference rows in ``ranges`` ranges."""
+        self.rows_total += rows
+        self.ranges_total += ranges
+        self._tell()
+
+    def hashed(self, rows: int, ranges: int) -> None:
+        """Work done: ``rows`` reference rows of ``ranges`` ranges hashed."""
+        self.rows += rows
+        self.ranges += ranges
+        self._tell()
+
+    def _tell(self) -> None:
+        if self.progress is not None:
+            self.progress(CheckProgress(self.channels, HASHING, self.rows, self.rows_total,
+                                        self.ranges, self.ranges_total))
+
+    def fetched(self, keys: int, total: int | None) -> None:
+        """``keys`` differing keys (of ``total``) fetched and compared so far."""
+        if self.progress is not None:
+            self.progress(CheckProgress(self.channels, FETCHING, keys, total))
+
+
+def _ref_rows(got: dict[int, tuple[int, str]], segments: list[int]) -> int:
+    return sum(got[s][0] for s in segments if s in got)
+
+
 def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
                 settings: ChecksumSettings, now: datetime, max_samples: int,
-                pool: ThreadPoolExecutor) -> Tally | None:
+                pool: ThreadPoolExecutor, progress: ProgressSink | None = None
+                ) -> Tally | None:
     """Checksum mode over key ranges (``sources/ranges.py``).
 
     Listing a range's row hashes costs the databases about what summing them does, but
@@ -160,6 +201,8 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
     ra_ranks, ca_ranks = _both(pool, lambda s: s.range_ranks(cuts), ref, channel)
     bounds = common_bounds(cuts, ra_ranks, ca_ranks)
     segments = list(range(len(bounds) + 1))
+    steps = _Steps(channel.name, progress)
+    steps.plan(total, len(segments))
 
     null_rows: int | None = None
 
@@ -175,6 +218,7 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
             a, b = ra.get(seg, (0, "")), ca.get(seg, (0, ""))
             reconciler.add(a, b)
             differ += a != b
+        steps.hashed(_ref_rows(ra, batch), len(batch))
         return differ
     rest = segments
     if len(segments) > 2 * PROBE_RANGES:
@@ -182,14 +226,20 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
         probe = segments[step // 2::step]
         if judge(probe) <= PROBE_DENSE * len(probe):
             listed = set(probe)
-            rs, cs = _ranges_both(pool, _range_sums, ref, channel, bounds,
-                                  [s for s in segments if s not in listed])
             rest = []
-            for seg in sorted((rs.keys() | cs.keys()) - listed):
-                if rs.get(seg) == cs.get(seg):
-                    reconciler.matches += rs[seg][0]
-                else:
-                    rest.append(seg)
+            again = 0  # reference rows of the differing ranges, hashed again as lists
+            summed = [s for s in segments if s not in listed]
+            per_sum = max(1, SUM_BATCH_ROWS * len(segments) // max(total, 1))
+            for part in chunked(iter(summed), per_sum):
+                rs, cs = _ranges_both(pool, _range_sums, ref, channel, bounds, part)
+                steps.hashed(_ref_rows(rs, part), len(part))
+                for seg in sorted(rs.keys() | cs.keys()):
+                    if rs.get(seg) == cs.get(seg):
+                        reconciler.matches += rs[seg][0]
+                    else:
+                        rest.append(seg)
+                        again += rs.get(seg, (0, ""))[0]
+            steps.plan(again, len(rest))
         else:
             rest = [s for s in segments if s not in set(probe)]
     # Bounded memory: about LIST_BATCH_ROWS rows' entries per side at a time.
@@ -204,12 +254,16 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
     keys = [(k,) for k in reconciler.finish()]
     tally.add(Outcome.MATCH, reconciler.matches)
     tally.rows_checksummed += reconciler.matches
+    fetched = 0
+    steps.fetched(fetched, len(keys))
     for chunk in chunked(iter(keys), FETCH_KEYS):
         tally.merge(compare_streams(plan, ref.name, ref.fetch(chunk),
                                     {channel.name: channel.fetch(chunk)}, now,
                                     max_samples)[channel.name])
         if tally.error is not None:
             return tally
+        fetched += len(chunk)
+        steps.fetched(fetched, len(keys))
     if null_rows:  # NULL keys are never in a range: judged as full mode does
         tally.merge(compare_streams(plan, ref.name, ref.null_key_records(),
                                     {channel.name: channel.null_key_records()}, now,
@@ -218,19 +272,21 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
 
 
 def checksum_pair(plan: ComparePlan, ref: SegmentSource, channel: SegmentSource,
-                  settings: ChecksumSettings, now: datetime, max_samples: int = 20
-                  ) -> Tally | None:
+                  settings: ChecksumSettings, now: datetime, max_samples: int = 20,
+                  progress: ProgressSink | None = None) -> Tally | None:
     """Compare ``channel`` with ``ref`` by segment checksums.
 
     Returns the tally, or ``None`` when differences are dense and the caller should
     stream the pair in full.  A failing source yields a tally with ``error`` set.
+    ``progress`` hears of the rows hashed, ranges judged and differing keys fetched.
     """
     try:
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="omniwatch-checksum") as pool:
             if _range_capable(pool, ref, channel):
                 assert isinstance(ref, RangeSource)
                 assert isinstance(channel, RangeSource)
-                return _range_pair(plan, ref, channel, settings, now, max_samples, pool)
+                return _range_pair(plan, ref, channel, settings, now, max_samples, pool,
+                                   progress)
     except SourceError as exc:
         failed = Tally(ref.name, channel.name, max_samples)
         failed.fail(str(exc))
@@ -238,11 +294,16 @@ def checksum_pair(plan: ComparePlan, ref: SegmentSource, channel: SegmentSource,
     tally = Tally(ref.name, channel.name, max_samples)
     leaves: dict[int, list[int]] = {}
     null_keys: int | None = None
+    steps = _Steps(channel.name, progress)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="omniwatch-checksum") as pool:
         try:
             modulus = settings.segments
+            steps.plan(0, modulus)  # one GROUP BY per side: its rows are known when done
             rs, cs = _both(pool, partial(_sums, modulus=modulus, within=None), ref, channel)
-            total = max(sum(n for n, _ in rs.values()), sum(n for n, _ in cs.values()), 1)
+            ref_rows = sum(n for n, _ in rs.values())
+            steps.plan(ref_rows, 0)
+            steps.hashed(ref_rows, modulus)
+            total = max(ref_rows, sum(n for n, _ in cs.values()), 1)
             if -1 in rs or -1 in cs:
                 null_keys = modulus
             level: tuple[int, Sums, Sums] | None = (modulus, rs, cs)
@@ -276,6 +337,7 @@ def checksum_pair(plan: ComparePlan, ref: SegmentSource, channel: SegmentSource,
         except SourceError as exc:
             tally.fail(str(exc))
             return tally
+    fetched = 0
     try:
         for modulus, segments in sorted(leaves.items()):
             for batch in chunked(sorted(segments), settings.fetch_batch_segments):
@@ -287,6 +349,8 @@ def checksum_pair(plan: ComparePlan, ref: SegmentSource, channel: SegmentSource,
                                                 max_samples)[channel.name])
                     if tally.error is not None:
                         return tally
+                    fetched += len(chunk)
+                    steps.fetched(fetched, None)  # found while streaming: no total ahead
         if null_keys is not None:
             tally.merge(compare_streams(
                 plan, ref.name, ref.fetch_segments(null_keys, [-1]),

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from monitor.consistency.cancel import CancelScope
 from monitor.consistency.model import ConsistencyConfig, ConsistencyReport
+from monitor.consistency.progress import ProgressSink
 from monitor.consistency.report import report_to_dict
 from monitor.consistency.run import run_check
 from monitor.consistency.schedule import (
@@ -95,16 +96,19 @@ def log_report(report: ConsistencyReport) -> None:
 
 def check_now(config: ConsistencyConfig, store: Any, *, mode: str | None = None,
               channels: Sequence[str] | None = None, since: datetime | None = None,
-              cancel: CancelScope | None = None) -> list[ConsistencyReport]:
+              cancel: CancelScope | None = None, progress: ProgressSink | None = None
+              ) -> list[ConsistencyReport]:
     """Run one check (blocking), log it and add it to the history when a store is given.
 
-    The reports name ``config.dataset``; ``since`` makes it incremental (``run_check``).
+    The reports name ``config.dataset``; ``since`` makes it incremental (``run_check``);
+    ``progress`` hears how far it is (the CLI on a terminal; scheduled runs pass none).
 
     A check cancelled meanwhile (``cancel``) is neither logged as failed nor recorded:
     it was stopped, it did not find anything; it returns no reports.
     """
     reports = [replace(r, dataset=config.dataset) for r in run_check(
-        config, mode=mode, channels=channels, since=since, cancel=cancel)]
+        config, mode=mode, channels=channels, since=since, cancel=cancel,
+        progress=progress)]
     if cancel is not None and cancel.cancelled:
         log.info("consistency_check_cancelled", extra={"dataset": config.dataset,
                                                        "reference": config.reference})

@@ -8,10 +8,12 @@ a worker thread.  It never raises for a broken source: that channel's report car
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 from monitor.consistency.cancel import CancelScope
@@ -25,6 +27,13 @@ from monitor.consistency.model import (
     Outcome,
     SourceRecord,
 )
+from monitor.consistency.progress import (
+    FINISHED,
+    STREAMING,
+    CheckProgress,
+    ProgressSink,
+    counted,
+)
 from monitor.consistency.report import Tally, wilson_interval
 from monitor.consistency.sources import RecordSource, open_source, supports_checksum
 from monitor.consistency.sources.sql import SqlSource
@@ -34,19 +43,40 @@ MODES = ("full", "checksum", "sample")
 INCREMENTAL_CHUNK_KEYS = 1000
 
 
+def estimate_rows(source: RecordSource) -> int | None:
+    """The source's own cheap row estimate, for progress only: never fails a check."""
+    if not isinstance(source, SqlSource):
+        return None
+    try:
+        return source.estimate_rows()
+    except SourceError:
+        return None
+
+
+def _streaming(progress: ProgressSink, channels: tuple[str, ...], total: int | None
+               ) -> Callable[[int], None]:
+    return lambda rows: progress(CheckProgress(channels, STREAMING, rows, total))
+
+
 def _full(plan: ComparePlan, config: ConsistencyConfig, ref: RecordSource,
-          channels: Mapping[str, RecordSource], now: datetime) -> dict[str, Tally]:
+          channels: Mapping[str, RecordSource], now: datetime,
+          progress: ProgressSink | None = None) -> dict[str, Tally]:
     if (config.workers > 1 and len(config.key) == 1 and isinstance(ref, SqlSource)
             and all(isinstance(s, SqlSource) for s in channels.values())):
-        return _partitioned(config, ref, tuple(channels), now)
+        return _partitioned(config, ref, tuple(channels), now, progress)
+    records: Iterator[SourceRecord] = ref.stream()
+    if progress is not None:
+        records = counted(records, _streaming(progress, tuple(channels), estimate_rows(ref)))
     return compare_streams(
-        plan, ref.name, ref.stream(), {name: src.stream() for name, src in channels.items()},
+        plan, ref.name, records, {name: src.stream() for name, src in channels.items()},
         now, config.max_samples)
 
 
 def _partition(config: ConsistencyConfig, channels: tuple[str, ...], low: str | None,
-               high: str | None, now: datetime) -> dict[str, Tally]:
-    """One key range of a full check, in a worker process: the same merge, fewer rows."""
+               high: str | None, now: datetime, rows: queue.Queue[tuple[int, int]] | None = None,
+               number: int = 0) -> dict[str, Tally]:
+    """One key range of a full check, in a worker process: the same merge, fewer rows.
+    With ``rows`` (a manager's queue), the reference rows read so far are sent there."""
     sources = {s.name: open_source(config, s) for s in config.sources}
 
     def part(name: str) -> Iterator[SourceRecord]:
@@ -54,13 +84,35 @@ def _partition(config: ConsistencyConfig, channels: tuple[str, ...], low: str | 
         assert isinstance(src, SqlSource)
         return src.stream_range(low, high)
 
+    records = part(config.reference)
+    if rows is not None:
+        sink = rows
+        records = counted(records, lambda n: sink.put((number, n)))
     return compare_streams(ComparePlan.from_config(config), config.reference,
-                           part(config.reference), {c: part(c) for c in channels}, now,
+                           records, {c: part(c) for c in channels}, now,
                            config.max_samples)
 
 
+def _relay(rows: queue.Queue[tuple[int, int]], futures: Sequence[Future[dict[str, Tally]]],
+           report: Callable[[int], None]) -> None:
+    """Pass the workers' row counts on (summed) until every worker is done; the last
+    report is exact, as each worker sends its final count before it returns."""
+    per_part = [0] * len(futures)
+    finished = False
+    while True:
+        try:
+            number, n = rows.get(timeout=0.25) if not finished else rows.get_nowait()
+        except queue.Empty:
+            if finished:
+                return
+            finished = all(f.done() for f in futures)
+            continue
+        per_part[number] = n
+        report(sum(per_part))
+
+
 def _partitioned(config: ConsistencyConfig, ref: SqlSource, channels: tuple[str, ...],
-                 now: datetime) -> dict[str, Tally]:
+                 now: datetime, progress: ProgressSink | None = None) -> dict[str, Tally]:
     """Full mode on ``config.workers`` cores: the reference's key space is cut into equal
     ranges and each worker process merges one range of every source.  Python spends a
     few microseconds per row, so this is what brings 10^6 rows by 4 sources into seconds."""
@@ -73,9 +125,19 @@ def _partitioned(config: ConsistencyConfig, ref: SqlSource, channels: tuple[str,
         return totals
     bounds = list(zip([None, *cuts], [*cuts, None], strict=True))
     # spawn, not fork: run_check is usually called from a thread of a running service.
-    with ProcessPoolExecutor(max_workers=len(bounds),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_partition, config, channels, lo, hi, now) for lo, hi in bounds]
+    context = multiprocessing.get_context("spawn")
+    with ExitStack() as stack:
+        rows: queue.Queue[tuple[int, int]] | None = None
+        if progress is not None:
+            # A manager's queue can be handed to a pool's task (a plain one cannot); its
+            # process is started only when someone watches.
+            rows = stack.enter_context(context.Manager()).Queue()
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=len(bounds),
+                                                       mp_context=context))
+        futures = [pool.submit(_partition, config, channels, lo, hi, now, rows, i)
+                   for i, (lo, hi) in enumerate(bounds)]
+        if progress is not None and rows is not None:
+            _relay(rows, futures, _streaming(progress, channels, estimate_rows(ref)))
         for f in futures:
             for c, part in f.result().items():
                 totals[c].merge(part)
@@ -141,7 +203,8 @@ def run_check(config: ConsistencyConfig, *, mode: str | None = None,
               channels: Sequence[str] | None = None, now: datetime | None = None,
               since: datetime | None = None, seed: int | None = None,
               sources: Mapping[str, RecordSource] | None = None,
-              cancel: CancelScope | None = None) -> list[ConsistencyReport]:
+              cancel: CancelScope | None = None,
+              progress: ProgressSink | None = None) -> list[ConsistencyReport]:
     """Check ``channels`` (default: all) against the reference; one report per channel.
 
     ``mode`` is ``full``, ``checksum`` or ``sample`` (default: ``config.mode``).  With
@@ -150,7 +213,9 @@ def run_check(config: ConsistencyConfig, *, mode: str | None = None,
     start.  ``now`` anchors the grace window.  ``sources`` replaces the configured
     adapters by name (custom sources).  ``cancel`` lets another thread end the check
     (its database connections closed, its statements ended; the reports it then returns
-    say ``cancelled`` and should be dropped).  Raises ``ValueError`` only for bad arguments.
+    say ``cancelled`` and should be dropped).  ``progress`` is told how far the check is
+    (:mod:`monitor.consistency.progress`; full and checksum modes), from this thread.
+    Raises ``ValueError`` only for bad arguments.
     """
     mode = mode or config.mode
     if mode not in MODES:
@@ -197,7 +262,8 @@ def run_check(config: ConsistencyConfig, *, mode: str | None = None,
         streamed: dict[str, RecordSource] = {}
         for c, src in chans.items():
             if supports_checksum(ref) and supports_checksum(src):
-                got = checksum_pair(plan, ref, src, config.checksum, now, config.max_samples)
+                got = checksum_pair(plan, ref, src, config.checksum, now, config.max_samples,
+                                    progress)
                 if got is not None:
                     tallies[c] = got
                     continue
@@ -206,10 +272,12 @@ def run_check(config: ConsistencyConfig, *, mode: str | None = None,
                 used[c] = "full"
             streamed[c] = src
         if streamed:
-            tallies.update(_full(plan, config, ref, streamed, now))
+            tallies.update(_full(plan, config, ref, streamed, now, progress))
     else:
-        tallies = _full(plan, config, ref, chans, now)
+        tallies = _full(plan, config, ref, chans, now, progress)
     duration = time.monotonic() - t0
+    if progress is not None:
+        progress(CheckProgress(names, FINISHED, 0))
     watermark = now - timedelta(seconds=config.grace_seconds)
     return [tallies[c].finish(mode=used[c], started_at=started_at, duration_seconds=duration,
                               objective=config.objective, interval=interval.get(c),

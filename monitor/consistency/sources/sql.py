@@ -210,6 +210,12 @@ class SqlSource:
             if r.key in wanted:
                 yield r
 
+    def estimate_rows(self) -> int | None:
+        """About how many rows the table holds, as the catalog says without reading it
+        (for a progress estimate only); ``None`` for a query or when nobody knows.
+        Dialects that can tell override this."""
+        return None
+
     def sample_keys(self, n: int, seed: int) -> list[Key]:
         """``n`` random keys chosen by the database (its own random generator)."""
         d = self.dialect

@@ -12,6 +12,9 @@ from monitor.consistency.normalise import hash_value
 from monitor.consistency.sources.dialects import SqliteDialect
 from monitor.consistency.sources.sql import Row, SqlSource
 
+# Counting walks the table: at about 1 GB/s of pages, a second at most.
+COUNT_MAX_BYTES = 1 << 30
+
 
 def _decode(raw: bytes) -> str:
     # Broken UTF-8 must not abort the read: lone surrogates mark it, and the customer
@@ -38,6 +41,15 @@ class SqliteSource(SqlSource):
                     any(t in (types.get(c) or "") for t in ("CHAR", "CLOB", "TEXT"))
                     for c in self.layout.key_columns)
         return self._binary_keys
+
+    def estimate_rows(self) -> int | None:
+        """The exact count, when the file is small enough for that to be cheap (SQLite
+        keeps no row estimate; ``count(*)`` walks the smallest index)."""
+        path = Path(self.config.path or "")
+        if not self.config.table or not path.is_file() or path.stat().st_size > COUNT_MAX_BYTES:
+            return None
+        got = list(self._rows(f"SELECT count(*) FROM {self._relation}", []))
+        return int(got[0][0]) if got else None
 
     def _batches(self, sql: str, params: Sequence[object]) -> Iterator[Sequence[Row]]:
         path = Path(self.config.path or "")
