@@ -384,8 +384,9 @@ main()
 def full_lines(label: str, res: dict[str, Any]) -> list[str]:
     # ru_maxrss of the check's process, and of its largest worker (workers: 2): each
     # worker holds one key range's merge, the same constant-size state.
-    lines = [f"{label}: {res['seconds']:.1f} s, peak RSS {res['rss_mb']:.0f} MB "
-             f"(largest worker {res['child_rss_mb']:.0f} MB)"]
+    workers = (f" (largest worker {res['child_rss_mb']:.0f} MB)" if res["child_rss_mb"]
+               else " (no workers)")
+    lines = [f"{label}: {res['seconds']:.1f} s, peak RSS {res['rss_mb']:.0f} MB{workers}"]
     lines += [f"  {r['channel']}: {r['mode']} {r['counts']} error={r['error']}"
               for r in res["reports"]]
     return lines
