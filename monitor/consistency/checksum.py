@@ -216,8 +216,7 @@ def _range_pair(plan: ComparePlan, ref: RangeSource, channel: RangeSource,
         differ = 0
         for seg in batch:
             a, b = ra.get(seg, (0, "")), ca.get(seg, (0, ""))
-            reconciler.add(a, b)
-            differ += a != b
+            differ += reconciler.add(a, b)
         steps.hashed(_ref_rows(ra, batch), len(batch))
         return differ
     rest = segments

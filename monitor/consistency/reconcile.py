@@ -85,11 +85,15 @@ class RangeReconciler:
         self._doubtful: set[str] = set()  # duplicated keys: the full comparison judges
         self._differing: set[str] = set()  # on both sides with different row hashes
 
-    def add(self, a: tuple[int, str], b: tuple[int, str]) -> None:
-        """One range's ``(rows, entries)`` on each side."""
-        if a == b:  # the usual case: both databases listed the same rows in the same order
+    def add(self, a: tuple[int, str], b: tuple[int, str]) -> bool:
+        """One range's ``(rows, entries)`` on each side; whether its rows differ.
+
+        Lists may hold the same entries in another order (MariaDB's ``GROUP_CONCAT``
+        follows none): those ranges are equal, and must not read as differences when
+        the caller judges how dense differences are."""
+        if a == b:  # both databases listed the same rows in the same order
             self.matches += a[0]
-            return
+            return False
         lists = (_entries(self.names[0], a[1], a[0]), _entries(self.names[1], b[1], b[0]))
         dup: set[str] = set()
         for entries in lists:
@@ -97,6 +101,9 @@ class RangeReconciler:
             if len(set(keys)) != len(keys):
                 dup.update(k for k, n in Counter(keys).items() if n > 1)
         sa, sb = set(lists[0]), set(lists[1])
+        if not dup and sa == sb:  # the same rows, listed in another order
+            self.matches += len(sa)
+            return False
         common = sa & sb
         self.matches += len(common) if not dup else sum(
             1 for e in common if e[:-HASH_DIGITS] not in dup)
@@ -117,6 +124,7 @@ class RangeReconciler:
                     self._doubtful.add(key)
                 else:
                     mine[key] = h
+        return True
 
     def pending(self) -> int:
         """About how many keys differ so far (for the density check): a key displaced
