@@ -117,7 +117,7 @@ class ProgressLine:
         with self._lock:
             self._dataset, self._latest, self._phase = dataset, None, None
             self._idle = False
-            self._phase_began = self._clock()
+            self._began = self._phase_began = self._clock()  # elapsed: this dataset's
 
         def report(p: CheckProgress) -> None:
             now = self._clock()
