@@ -26,7 +26,8 @@ from monitor.consistency.progress import (
     STREAMING,
     CheckProgress,
 )
-from monitor.consistency.run import run_check
+from monitor.consistency.run import estimate_rows, run_check
+from monitor.consistency.sources import open_source
 from tests.consistency.conftest import MYSQL_DSN, PG_DSN
 
 N = 3000
@@ -61,6 +62,8 @@ def tables(pg: psycopg.Connection[Any], my: pymysql.Connection[Any]) -> Iterator
                     "name VARCHAR(64), phone VARCHAR(32)) CHARACTER SET utf8mb4 "
                     "COLLATE utf8mb4_general_ci")
         cur.executemany(f"INSERT INTO {TABLE} VALUES (%s, %s, %s)", channel_rows())
+        cur.execute(f"ANALYZE TABLE {TABLE}")
+        cur.fetchall()
     yield
     pg.execute(f"DROP TABLE IF EXISTS {TABLE}, {TABLE}_ch")
     with my.cursor() as cur:
@@ -156,3 +159,17 @@ def test_full_mode_in_one_process_counts_sqlite_rows(tmp_path: Path) -> None:
     assert seen == [CheckProgress(("app",), STREAMING, d, n)
                     for d in (0, EVERY_ROWS, 2 * EVERY_ROWS, n)] + [
         CheckProgress(("app",), FINISHED, 0)]
+
+
+@pytest.mark.usefixtures("tables")
+def test_row_estimates_come_from_each_catalog() -> None:
+    for query in (False, True):
+        config = db_config(query=query)
+        pg, my = (open_source(config, s) for s in config.sources)
+        if query:  # a query's rows are nobody's estimate
+            assert (estimate_rows(pg), estimate_rows(my)) == (None, None)
+            continue
+        assert estimate_rows(pg) == N  # reltuples, exact after ANALYZE on a small table
+        estimate = estimate_rows(my)  # InnoDB's TABLE_ROWS: an estimate, not a count
+        assert estimate is not None
+        assert 0.5 * N < estimate < 1.5 * N
