@@ -130,6 +130,9 @@ def build_snapshot(g: Gathered, reads: StoreReads) -> StatusSnapshot:
     closed = {name: not in_service_hours(now, h) for name, h in ex.service_hours.items()}
     lines: dict[str, list[TargetLine]] = {}
     lasts: dict[str, list[ProbeResult | None]] = {}
+    # The latest results of the targets counted now: one in a maintenance window (of its
+    # own, not its channel's) must not turn its channel red, as its probes are not counted.
+    counted: dict[str, list[ProbeResult | None]] = {}
     for target in config.targets:
         st = g.states.get(target.name)
         if st is None:  # configured by a reload a moment ago: not even ensured yet
@@ -138,14 +141,19 @@ def build_snapshot(g: Gathered, reads: StoreReads) -> StatusSnapshot:
                                       closed.get(target.channel, False))
         lines.setdefault(target.channel, []).append(build.target_line(st, excluded))
         lasts.setdefault(target.channel, []).append(st.last)
+        if excluded is None:
+            counted.setdefault(target.channel, []).append(st.last)
     channels = []
     for c in config.channels:
         counts = build.target_counts(lasts.get(c.name, []))
-        whole_channel = any(w.applies_to(c.name, "") for w in active)
+        mine = lines.get(c.name, [])
+        in_maintenance = any(w.applies_to(c.name, "") for w in active) or (
+            bool(mine) and all(line.state == "maintenance" for line in mine))
         slo = None if reads.slo is None else reads.slo.get(c.name)
         channels.append(ChannelStatus(
             name=c.name,
-            state=build.channel_state(counts, whole_channel, closed.get(c.name, False)),
+            state=build.channel_state(build.target_counts(counted.get(c.name, [])),
+                                      in_maintenance, closed.get(c.name, False)),
             targets=counts, service_hours=build.service_hours_text(c.service_hours),
             availability=None if slo is None else build.slo_availability(slo),
             uptime=None if reads.hours is None else reads.hours.get(c.name)))

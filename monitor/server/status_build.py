@@ -121,9 +121,10 @@ def target_counts(lasts: Iterable[ProbeResult | None]) -> TargetCounts:
 
 
 def channel_state(counts: TargetCounts, in_maintenance: bool, closed: bool) -> ChannelState:
-    """``maintenance`` (a window covering the whole channel) and ``closed`` (outside
-    service hours) first; ``unknown`` before any result; ``down`` when every target with
-    a result is down; ``degraded`` when some are down or slow; else ``up``."""
+    """``maintenance`` (a window covering the whole channel, or each of its targets) and
+    ``closed`` (outside service hours) first; then, over ``counts`` of the targets counted
+    now (none in a maintenance window): ``unknown`` before any result; ``down`` when every
+    target with a result is down; ``degraded`` when some are down or slow; else ``up``."""
     if in_maintenance:
         return "maintenance"
     if closed:

@@ -379,3 +379,32 @@ def test_without_a_store_or_results_nothing_is_claimed() -> None:
     assert doc["alerts"] is None
     assert doc["incidents"] is None
     assert doc["consistency"] == {"objective": None, "ratio": None, "datasets": []}
+
+
+def test_targets_in_maintenance_never_make_their_channel_red() -> None:
+    from monitor.metrics.state import TargetState
+    from monitor.server.status import build_view, gather
+    from probes.result import ProbeResult
+
+    now = 1764648000.0
+    text = ("channels:\n  app:\n    targets:\n"
+            "      - {name: a, probe: tcp, host: 127.0.0.1, port: 9}\n"
+            "      - {name: b, probe: tcp, host: 127.0.0.1, port: 9}\n"
+            "maintenance:\n"
+            f"  - {{name: db, start: '{iso(now - 600)}', end: '{iso(now + 600)}', "
+            "targets: [TARGETS]}\n")
+    down = ProbeResult(False, "connect", 0.01, started_at=now - 5)
+    up = ProbeResult(True, "ok", 0.01, started_at=now - 5)
+
+    def states(targets: str, b: ProbeResult) -> tuple[str, str]:
+        mon = Monitor(parse_config(text.replace("TARGETS", targets)))
+        mon.state.targets["a"] = TargetState("app", "a", "tcp", last=down)
+        mon.state.targets["b"] = TargetState("app", "b", "tcp", last=b)
+        doc = build_view(None, gather(mon, now)).document
+        return doc["state"], doc["channels"][0]["state"]
+
+    # A window naming every target of the channel is the channel's maintenance.
+    assert states("a, b", down) == ("maintenance", "maintenance")
+    # A failing target nobody counts now neither degrades its channel nor brings it down.
+    assert states("a", up) == ("up", "up")
+    assert states("a", down) == ("down", "down")
