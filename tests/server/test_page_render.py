@@ -280,3 +280,19 @@ def test_choose_language(query: str | None, cookie: str | None, header: str | No
 
 def test_accept_language_garbage() -> None:
     assert from_accept_language(";;,q=,zh;q=abc") is None
+
+
+@pytest.mark.parametrize(("severity", "en", "zh", "tone"), [
+    ("page", "page", "紧急", "t-bad"), ("ticket", "ticket", "工单", "t-warn"),
+    ("warning", "warning", "警告", "t-warn"), ("info", "info", "提示", "t-none"),
+])
+def test_alert_severities_in_both_languages(severity: str, en: str, zh: str,
+                                            tone: str) -> None:
+    doc = status_document()
+    doc["alerts"] = [{**doc["alerts"][0], "severity": severity}]
+    for lang, word in (("en", en), ("zh", zh)):
+        html = render_page(doc, lang).split('id="alerts"')[1].split("</section>")[0]
+        (cell,) = [a for t, a in Page(html).elements
+                   if t == "span" and a.get("data-state") == severity]
+        assert tone in cell["class"]
+        assert f"</span> {word}</span>" in html, (lang, severity)

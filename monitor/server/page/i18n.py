@@ -137,6 +137,11 @@ EN: Final[Mapping[str, str]] = {
     "slo.page": "page (fast burn)",
     "slo.exhausted": "budget exhausted",
     "slo.no_data": "no data",
+    # Alert severities (the rules' severity label).
+    "severity.page": "page",
+    "severity.ticket": "ticket",
+    "severity.warning": "warning",
+    "severity.info": "info",
 }
 
 ZH: Final[Mapping[str, str]] = {
@@ -255,6 +260,10 @@ ZH: Final[Mapping[str, str]] = {
     "slo.page": "告警（快速消耗）",
     "slo.exhausted": "预算耗尽",
     "slo.no_data": "无数据",
+    "severity.page": "紧急",
+    "severity.ticket": "工单",
+    "severity.warning": "警告",
+    "severity.info": "提示",
 }
 
 TABLES: Final[Mapping[str, Mapping[str, str]]] = {"en": EN, "zh": ZH}

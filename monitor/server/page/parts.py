@@ -16,12 +16,12 @@ ICONS: Final[Mapping[str, str]] = {
     "up": "✓", "degraded": "◐", "down": "✕", "maintenance": "⚙", "closed": "☾",
     "unknown": "?", "pending": "…",
     "ok": "✓", "ticket": "◐", "page": "✕", "exhausted": "✕", "no_data": "?",
-    "met": "✓", "missed": "✕",
+    "met": "✓", "missed": "✕", "warning": "!", "info": "i",
 }
 # The colour family of each state (the CSS has one rule per family).
 TONES: Final[Mapping[str, str]] = {
     "up": "good", "ok": "good", "met": "good",
-    "degraded": "warn", "ticket": "warn",
+    "degraded": "warn", "ticket": "warn", "warning": "warn",
     "down": "bad", "page": "bad", "exhausted": "bad", "missed": "bad",
     "maintenance": "off", "closed": "off",
 }
