@@ -296,3 +296,17 @@ def test_alert_severities_in_both_languages(severity: str, en: str, zh: str,
                    if t == "span" and a.get("data-state") == severity]
         assert tone in cell["class"]
         assert f"</span> {word}</span>" in html, (lang, severity)
+
+
+def test_a_ratio_short_of_its_objective_never_reads_as_meeting_it() -> None:
+    doc = status_document()
+    doc["channels"][0]["availability"].update(sli=0.9989996, objective=0.999)
+    doc["consistency"]["datasets"][0]["channels"][0]["ratio"] = 0.98996
+    text = page(doc).text
+    assert "99.899% ✕ missed" in text
+    assert "98.99% ✕ missed" in text
+    # Exact values keep their digits (no binary error shows as one less).
+    doc["channels"][0]["availability"].update(sli=0.999, budget_remaining=0.29)
+    text = page(doc).text
+    assert "99.900% ✓ met" in text
+    assert "29.0%" in text

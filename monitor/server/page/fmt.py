@@ -32,11 +32,16 @@ def _number(value: Any) -> float | None:
 
 
 def percent(w: Words, ratio: Any, digits: int = 3) -> str:
-    """``0.99912`` → ``99.912%``; trailing zeros are kept so columns line up."""
+    """``0.99912`` → ``99.912%``; trailing zeros are kept so columns line up.
+
+    Rounded *down*, as the badges are: beside its ✓/✕ mark, a ratio just short of its
+    objective must not read as meeting it (0.9989996 is 99.899%, not 99.900% ✕)."""
     x = _number(ratio)
     if x is None:
         return no_data(w)
-    return esc(f"{x * 100:.{digits}f}%")
+    # The small nudge undoes binary error (0.999 * 1e5 is 99899.99999999999).
+    shown = math.floor(x * 10 ** (digits + 2) + 1e-6) / 10 ** digits
+    return esc(f"{shown:.{digits}f}%")
 
 
 def objective(ratio: Any) -> str:
