@@ -17,7 +17,11 @@
   const secs = (v) => !num(v) ? noData()
     : v < 1 ? t("unit.ms").replace("{n}", (v * 1000).toFixed(0))
       : t("unit.s").replace("{n}", v < 10 ? v.toFixed(2) : v.toFixed(0));
-  const pct = (v, d) => num(v) ? (v * 100).toFixed(d) + "%" : noData();
+  // Rounded down, as the page and the badges are: 0.9998996 is 99.989%, never 99.990%.
+  const pct = (v, d) => num(v)
+    ? (Math.floor(v * 10 ** (d + 2) + 1e-6) / 10 ** d).toFixed(d) + "%" : noData();
+  // An objective as people say it (the page's own): 0.9999 is 99.99%, not 100.0%.
+  const goal = (v) => num(v) ? String(Number((v * 100).toFixed(4))) + "%" : noData();
   const when = (v) => num(v)
     ? new Date(v * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : noData();
   const stateWord = (s) => t("state." + s) === "state." + s ? String(s) : t("state." + s);
@@ -45,7 +49,7 @@
       ["channel", d.channel], ["kind", d.kind], ["state", stateWord(d.state)],
       ["interval", secs(d.interval_seconds)], ["timeout", secs(d.timeout_seconds)],
       ["availability", pct(avail.sli, 3) + " (" + t("objective") + " " +
-        pct(avail.objective, 1) + ")"],
+        goal(avail.objective) + ")"],
       ["budget", pct(avail.budget_remaining, 1)],
       ["p50", d.latency ? secs(d.latency.p50) : noData()],
       ["p95", d.latency ? secs(d.latency.p95) : noData()],

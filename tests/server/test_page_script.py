@@ -1,0 +1,109 @@
+"""The status page's script in the system's headless Chromium, without a monitor.
+
+The page is rendered from the fixture document and every request (the page, its assets,
+a target's detail) is answered by route interception, so the script's own formatting
+is checked against exact values in a second or two, and nothing leaves the browser.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+
+from monitor.config.model import BrowserConfig
+from monitor.server.page import render_page
+from monitor.server.page.routes import ASSET_TYPES, load_assets
+from tests.server.page_fixture import status_document
+from tests.support import require_browser
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Route
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+CHROMIUM = BrowserConfig().executable
+# Nothing listens there: interception answers every request before it could be sent.
+BASE = "http://127.0.0.1:9"
+
+
+def detail(**availability: Any) -> dict[str, Any]:
+    """A ``/api/v1/targets/app-api`` answer whose availability is ``availability``."""
+    return {
+        "name": "app-api", "channel": "app", "kind": "http", "state": "up", "reason": None,
+        "since": None, "interval_seconds": 30.0, "timeout_seconds": 5.0, "last": None,
+        "cert_expiry_timestamp": None,
+        "availability": {"objective": 0.999, "window": "30d", "sli": None,
+                         "budget_remaining": None, "status": "no_data",
+                         "burn_rates": {"5m": None, "1h": None, "6h": None, "3d": None},
+                         **availability},
+        "latency": None, "steps": [], "store": {"ok": True, "error": None},
+    }
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    require_browser(CHROMIUM)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                            args=["--disable-dev-shm-usage"])
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def detail_text(browser: Browser, answer: dict[str, Any]) -> str:
+    """The detail dialog's text once it shows ``answer``."""
+    assets = load_assets()
+    errors: list[str] = []
+
+    async def serve(route: Route) -> None:
+        path = route.request.url.removeprefix(BASE)
+        if path == "/":
+            await route.fulfill(body=render_page(status_document(), "en"),
+                                content_type="text/html; charset=utf-8")
+        elif path.startswith("/assets/"):
+            name = path.removeprefix("/assets/")
+            await route.fulfill(body=assets[name], content_type=ASSET_TYPES[name])
+        elif path == "/api/v1/targets/app-api":
+            await route.fulfill(body=json.dumps(answer), content_type="application/json")
+        else:
+            await route.abort()
+
+    context = await browser.new_context()
+    try:
+        await context.route("**/*", serve)
+        page = await context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(f"{BASE}/", wait_until="load")
+        await page.click("#channel-app a.target[data-target='app-api']")
+        dialog = page.locator("dialog#detail")
+        await dialog.locator("text=Last result").wait_for()
+        text = await dialog.inner_text()
+    finally:
+        await context.close()
+    assert errors == []
+    return " ".join(text.split())
+
+
+async def test_detail_says_objectives_as_configured(browser: Browser) -> None:
+    # toFixed(1) made a 99.99% objective read 100.0%.
+    text = await detail_text(browser, detail(objective=0.9999, sli=0.99995))
+    assert "99.995% (objective 99.99%)" in text
+    text = await detail_text(browser, detail(objective=0.999, sli=0.9991))
+    assert "99.910% (objective 99.9%)" in text
+
+
+async def test_detail_rounds_a_ratio_down(browser: Browser) -> None:
+    text = await detail_text(browser, detail(objective=0.9999, sli=0.9998996,
+                                             budget_remaining=0.99996))
+    assert "99.989% (objective 99.99%)" in text
+    assert "99.9%" in text.split("Error budget left")[1]
+    assert "no data" in text.split("p50")[1]
