@@ -3,6 +3,7 @@ language negotiation, the switch's cookie, caching headers, the assets."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -79,3 +80,28 @@ async def test_assets(url: str, name: str, kind: str, needle: str) -> None:
 async def test_unknown_asset(url: str, name: str) -> None:
     r, _ = await _get(url, f"/assets/{name}")
     assert r.status == 404
+
+
+async def test_one_rendering_per_document_and_language() -> None:
+    from monitor.server.page.routes import RENDERINGS
+
+    documents = [status_document()]
+
+    async def source() -> dict[str, Any]:
+        return documents[-1]
+
+    app = web.Application()
+    add_page_routes(app, source)
+    async with http_server(app) as base:
+        texts = await asyncio.gather(*(_get(base, "/") for _ in range(5)),
+                                     _get(base, "/?lang=zh"), _get(base, "/?lang=zh"))
+        assert app[RENDERINGS].renders == 2
+        assert all("<h1>Channel status</h1>" in t for _, t in texts[:5])
+        assert all("<h1>渠道状态</h1>" in t for _, t in texts[5:])
+        # The next snapshot is a new document: rendered anew, and shown.
+        fresh = status_document()
+        fresh["channels"][0]["name"] = "app-next"
+        documents.append(fresh)
+        _, text = await _get(base, "/")
+        assert app[RENDERINGS].renders == 3
+        assert 'data-channel="app-next"' in text

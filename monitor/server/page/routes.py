@@ -2,11 +2,15 @@
 
 The page is rendered from the same status document ``/api/v1/status`` answers, taken
 from whatever ``status`` callable the application hands in (the shared, cached snapshot),
-so the page and the API never disagree and a page view costs no extra build.
+so the page and the API never disagree and a page view costs no extra build.  Each
+document is rendered once per language, in a worker thread, and shared by every reader
+until the next snapshot: at 10,000 targets a rendering takes a good part of a second of
+CPU, which must neither be paid per view (a wall screen per office) nor block the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from typing import Any, Final
@@ -25,8 +29,42 @@ COOKIE_MAX_AGE_SECONDS: Final = 365 * 86400
 # while an upgrade still shows within the hour.
 ASSET_MAX_AGE_SECONDS: Final = 3600
 
+
+
+class PageRenderings:
+    """The page of the latest status document in each language, rendered once (in a
+    worker thread) for all the readers of that document."""
+
+    def __init__(self) -> None:
+        # Per language: the document rendered (held, so its identity cannot be reused by
+        # a new one) and the rendering, done or in progress.
+        self._latest: dict[str, tuple[dict[str, Any], asyncio.Task[bytes]]] = {}
+        self.renders = 0  # how many renderings were made (for tests and curiosity)
+
+    async def get(self, document: dict[str, Any], lang: str) -> bytes:
+        """The page of ``document`` in ``lang``."""
+        held = self._latest.get(lang)
+        if held is None or held[0] is not document:
+            self.renders += 1
+            task = asyncio.create_task(asyncio.to_thread(
+                lambda: render_page(document, lang).encode()))
+            task.add_done_callback(_retrieve)
+            held = (document, task)
+            self._latest[lang] = held
+        # shield: a reader that goes away must not cancel what others are waiting for.
+        return await asyncio.shield(held[1])
+
+
+def _retrieve(task: asyncio.Task[bytes]) -> None:
+    # A failure reaches every reader awaiting it; retrieved here too so that one nobody
+    # awaited any more is not logged as never retrieved.
+    if not task.cancelled():
+        task.exception()
+
+
 STATUS_SOURCE: web.AppKey[StatusSource] = web.AppKey("page_status")
 ASSETS: web.AppKey[Mapping[str, bytes]] = web.AppKey("page_assets")
+RENDERINGS: web.AppKey[PageRenderings] = web.AppKey("page_renderings", PageRenderings)
 
 
 def load_assets() -> dict[str, bytes]:
@@ -45,8 +83,8 @@ async def status_page(request: web.Request) -> web.Response:
     """The status page in the reader's language; ``?lang=`` also remembers the choice."""
     lang = language(request)
     document = await request.app[STATUS_SOURCE]()
-    response = web.Response(text=render_page(document, lang), content_type="text/html",
-                            charset="utf-8")
+    response = web.Response(body=await request.app[RENDERINGS].get(document, lang),
+                            content_type="text/html", charset="utf-8")
     # The page is always current: never served from a cache, and varies with the header
     # and cookie that chose its language.
     response.headers["Cache-Control"] = "no-store"
@@ -71,5 +109,6 @@ def add_page_routes(app: web.Application, status: StatusSource) -> None:
     """Mount the status page on ``app``, rendering what ``status()`` returns."""
     app[STATUS_SOURCE] = status
     app[ASSETS] = load_assets()
+    app[RENDERINGS] = PageRenderings()
     app.router.add_get("/", status_page)
     app.router.add_get("/assets/{name}", asset)
