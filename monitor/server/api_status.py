@@ -25,7 +25,7 @@ from monitor.server.guards import Handler
 from monitor.server.scrape import respond
 from monitor.server.status import StatusService, StatusView
 from monitor.server.target_detail import target_detail, target_slo, target_spec
-from monitor.slo.bindings import evaluate_all, exclusions, slo_bindings
+from monitor.slo.bindings import exclusions
 from monitor.slo.budget import status_dict as slo_status_dict
 from monitor.slo.exclusions import in_service_hours
 from monitor.store import StoreDown
@@ -93,16 +93,16 @@ async def target(request: web.Request) -> web.Response:
 
 
 async def slo(request: web.Request) -> web.Response:
-    """Every SLO as ``omniwatch slo --json`` prints it (503 while the store is down)."""
-    mon = request.app[MONITOR]
-    if mon.store is None:
+    """Every SLO as ``omniwatch slo --json`` prints it (503 while the store is down).
+
+    From the shared snapshot: the figures ``/api/v1/status`` shows, and no store read of
+    its own per request."""
+    if request.app[MONITOR].store is None:
         return _error(503, "no history store configured: SLOs are computed from it")
-    try:
-        statuses = await asyncio.to_thread(evaluate_all, mon.store, slo_bindings(mon.config),
-                                           time.time())
-    except StoreDown as exc:
-        return _store_down(exc)
-    return web.Response(text=_dumps({"slos": [slo_status_dict(s) for s in statuses]}),
+    view = await _view(request)
+    if view.slos is None:
+        return _error(503, view.snapshot.store.error or "store unavailable")
+    return web.Response(text=_dumps({"slos": [slo_status_dict(s) for s in view.slos]}),
                         content_type=JSON)
 
 

@@ -89,6 +89,9 @@ class StatusView:
     document: dict[str, Any]
     rendering: Rendering
     built_at: float
+    # Every SLO at the snapshot's time (None when the store could not be read), for
+    # /api/v1/slo: the same figures as the snapshot's, from the same store read.
+    slos: tuple[SloStatus, ...] | None = None
 
     @property
     def body(self) -> bytes:
@@ -201,10 +204,12 @@ def journeys(config: Config, lines: Mapping[str, TargetLine],
 
 def build_view(store: ProbeStore | None, g: Gathered) -> StatusView:
     """Read, build, convert and encode one snapshot (blocking: run it in a thread)."""
-    snapshot = build_snapshot(g, read_store(store, g))
+    reads = read_store(store, g)
+    snapshot = build_snapshot(g, reads)
     document = status_dict(snapshot)
     body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
-    return StatusView(snapshot, document, Rendering(body), time.monotonic())
+    return StatusView(snapshot, document, Rendering(body), time.monotonic(),
+                      None if reads.slo is None else tuple(reads.slo.values()))
 
 
 def gather(monitor: Monitor, now: float) -> Gathered:

@@ -271,6 +271,37 @@ async def test_parts_and_filters(live: Running) -> None:
     assert "error" in doc
 
 
+async def test_slo_answers_the_snapshots_figures_without_a_store_read_per_request(
+        live: Running) -> None:
+    reads = 0
+    store = live.monitor.store
+    assert store is not None
+    window_counts = store.window_counts
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return window_counts(*args, **kw)
+
+    store.window_counts = counted  # type: ignore[method-assign]
+    live.app[STATUS_KEY].max_age_seconds = 3600.0  # one snapshot, however slow the machine
+    _, _, status = await live.get("/api/v1/status")
+    before = reads
+    answers = [await live.get("/api/v1/slo") for _ in range(5)]
+    # Within the snapshot's second, /api/v1/slo reads nothing more from the store.
+    assert live.app[STATUS_KEY].builds == 1
+    assert reads == before
+    for code, _, doc in answers:
+        assert code == 200
+        slos = {s["slo"]: s for s in doc["slos"]}
+        for channel in status["channels"]:
+            mine, shown = slos[channel["name"]]["availability"], channel["availability"]
+            assert mine["sli_ratio"][shown["window"]] == shown["sli"]
+            assert mine["error_budget_remaining_ratio"] == shown["budget_remaining"]
+            assert {w: mine["burn_rate"].get(w) for w in shown["burn_rates"]} == (
+                shown["burn_rates"])
+
+
 async def test_target_detail(live: Running) -> None:
     status, _, doc = await live.get("/api/v1/targets/app-broken")
     assert status == 200
