@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,7 +22,7 @@ from tests.server.page_fixture import status_document
 from tests.support import require_browser
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Route
+    from playwright.async_api import Browser, Page, Route
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -58,8 +59,11 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def detail_text(browser: Browser, answer: dict[str, Any]) -> str:
-    """The detail dialog's text once it shows ``answer``."""
+@asynccontextmanager
+async def opened(browser: Browser, answer: dict[str, Any], *, width: int = 1280,
+                 height: int = 800) -> AsyncIterator[Page]:
+    """The page in a fresh context, ``answer`` as ``/api/v1/targets/app-api``; console
+    errors fail the test."""
     assets = load_assets()
     errors: list[str] = []
 
@@ -76,20 +80,26 @@ async def detail_text(browser: Browser, answer: dict[str, Any]) -> str:
         else:
             await route.abort()
 
-    context = await browser.new_context()
+    context = await browser.new_context(viewport={"width": width, "height": height})
     try:
         await context.route("**/*", serve)
         page = await context.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         await page.goto(f"{BASE}/", wait_until="load")
+        yield page
+    finally:
+        await context.close()
+    assert errors == []
+
+
+async def detail_text(browser: Browser, answer: dict[str, Any]) -> str:
+    """The detail dialog's text once it shows ``answer``."""
+    async with opened(browser, answer) as page:
         await page.click("#channel-app a.target[data-target='app-api']")
         dialog = page.locator("dialog#detail")
         await dialog.locator("text=Last result").wait_for()
         text = await dialog.inner_text()
-    finally:
-        await context.close()
-    assert errors == []
     return " ".join(text.split())
 
 
@@ -107,3 +117,18 @@ async def test_detail_rounds_a_ratio_down(browser: Browser) -> None:
     assert "99.989% (objective 99.99%)" in text
     assert "99.9%" in text.split("Error budget left")[1]
     assert "no data" in text.split("p50")[1]
+
+
+async def test_a_refresh_keeps_sideways_scroll_and_focus_on_a_phone(browser: Browser) -> None:
+    async with opened(browser, detail(), width=390, height=844) as page:
+        table = "#consistency .scroll"
+        left = await page.eval_on_selector(table, "e => { e.scrollLeft = 150; "
+                                                  "return e.scrollLeft; }")
+        assert left > 0  # the table is wider than a phone
+        await page.focus("#incidents a.target[data-target='app-api']")
+        assert await page.evaluate("window.omniwatchStatus.refresh()") is True
+        assert await page.eval_on_selector(table, "e => e.scrollLeft") == left
+        focused = await page.evaluate(
+            "[document.activeElement.closest('section').id,"
+            " document.activeElement.dataset.target]")
+        assert focused == ["incidents", "app-api"]

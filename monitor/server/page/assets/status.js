@@ -116,6 +116,37 @@
     openDetail(a.dataset.target);
   });
 
+  // What a swap of <main> would lose: how far each table was scrolled sideways (on a
+  // phone, every 20 s it snapped back to its first column) and which target link had
+  // the keyboard focus.  Tables are found again by their section and order.
+  const scrollers = () => Array.from(document.querySelectorAll("#main .scroll"));
+  const place = (e) => (e.closest("[id]") || body).id + "/" +
+    Array.from((e.closest("[id]") || body).querySelectorAll(".scroll")).indexOf(e);
+
+  function keep() {
+    const focused = document.activeElement;
+    return {
+      scrolled: new Map(scrollers().filter((e) => e.scrollLeft > 0)
+        .map((e) => [place(e), e.scrollLeft])),
+      focus: focused && focused.matches && focused.matches("a.target[data-target]")
+        ? [(focused.closest("[id]") || body).id, focused.dataset.target] : null,
+    };
+  }
+
+  function restore(held) {
+    for (const e of scrollers()) {
+      const left = held.scrolled.get(place(e));
+      if (left !== undefined) e.scrollLeft = left;
+    }
+    if (held.focus) {
+      const [section, name] = held.focus;
+      const scope = document.getElementById(section) || body;
+      const link = Array.from(scope.querySelectorAll("a.target[data-target]"))
+        .find((a) => a.dataset.target === name);
+      if (link) link.focus({preventScroll: true});
+    }
+  }
+
   async function refresh() {
     const note = document.getElementById("refresh-note");
     try {
@@ -124,7 +155,9 @@
       const fresh = new DOMParser().parseFromString(await r.text(), "text/html");
       const main = fresh.getElementById("main");
       if (!main) throw new Error("no main");
+      const held = keep();
       document.getElementById("main").replaceChildren(...main.childNodes);
+      restore(held);
     } catch (err) {
       if (note) note.hidden = false;
       return false;
