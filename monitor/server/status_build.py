@@ -219,7 +219,7 @@ def consistency(datasets: Sequence[ConsistencyConfig],
         out.append(DatasetConsistency(
             name=d.dataset, reference=d.reference, ratio=combined_ratio(mine),
             channels=tuple(channel_consistency(ch, latest.get((d.dataset, ch)))
-                           for ch in d.channels)))
+                           for ch in d.channels), objective=d.objective))
     return Consistency(objective=datasets[0].objective if datasets else None,
                        ratio=combined_ratio(whole.values()), datasets=tuple(out))
 

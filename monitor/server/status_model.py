@@ -112,12 +112,14 @@ class ChannelConsistency:
 
 @dataclass(frozen=True, slots=True)
 class DatasetConsistency:
-    """One dataset: its channels, and their ratio weighed by judged keys."""
+    """One dataset: its channels, and their ratio weighed by judged keys, against the
+    dataset's own objective (datasets may set different ones)."""
 
     name: str
     reference: str
     ratio: float | None
     channels: tuple[ChannelConsistency, ...]
+    objective: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,3 +194,28 @@ def test_percent_never_rounds_up_to_100(ratio: float, text: str) -> None:
     (0.99, badges.YELLOW), (0.98, badges.RED), (None, badges.GREY)])
 def test_uptime_colour_by_objective(ratio: float | None, colour: str) -> None:
     assert badges.uptime_colour(ratio, 0.999) == colour
+
+
+def test_each_dataset_keeps_its_own_objective() -> None:
+    from monitor.server.page import render_page
+    from monitor.server.status_model import plain
+    from tests.server.page_fixture import status_document
+
+    customers = ConsistencyConfig(reference="branch", key=("customer_id",), fields=(),
+                                  sources=(), objective=0.99)
+    accounts = ConsistencyConfig(reference="branch", key=("account_id",), fields=(),
+                                 sources=(), objective=0.999, dataset="accounts")
+    # 99.5% each: above the customers' 99%, below the accounts' 99.9%.
+    latest = {("customers", "app"): report("app", 995, 5),
+              ("accounts", "app"): report("app", 995, 5, dataset="accounts")}
+    section = status_build.consistency([customers, accounts], latest, latest)
+    assert [(d.name, d.objective) for d in section.datasets] == [
+        ("customers", 0.99), ("accounts", 0.999)]
+    doc = status_document()
+    doc["consistency"] = plain(section)
+    html = render_page(doc, "en")
+    heading = html.split('<code>accounts</code>')[1].split("</table>")[0]
+    assert "✕</span> missed" in heading
+    assert "✓</span> met" not in heading
+    assert "objective 99.9%" in heading
+    assert "✓</span> met" in html.split('<code>customers</code>')[1].split("</table>")[0]

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.server.page.fmt import Words, clock, count, esc, moment, percent, seconds, span
+from monitor.server.page.fmt import (
+    Words,
+    clock,
+    count,
+    esc,
+    moment,
+    objective,
+    percent,
+    seconds,
+    span,
+)
 from monitor.server.page.parts import (
     badge,
     flag,
@@ -81,12 +91,15 @@ def consistency(w: Words, status: dict[str, Any]) -> str:
              f'<strong>{percent(w, doc.get("ratio"), 2)}</strong>{mark(w, doc.get("ratio"), goal)}'
              f' <small>({esc(w["objective"])} {percent(w, goal, 0)})</small></p>']
     for d in datasets:
-        rows = [_consistency_row(w, c, goal, now)
+        # Each dataset against its own objective (the overall one is the first dataset's).
+        own = d.get("objective", goal)
+        rows = [_consistency_row(w, c, own, now)
                 for c in d.get("channels") or [] if isinstance(c, dict)]
         parts.append(
             f'<h3 class="dataset">{esc(w["dataset"])} <code>{esc(d.get("name", ""))}</code>'
             f' · {esc(w["reference"])} <code>{esc(d.get("reference", ""))}</code> · '
-            f'{percent(w, d.get("ratio"), 2)}{mark(w, d.get("ratio"), goal)}</h3>'
+            f'{percent(w, d.get("ratio"), 2)}{mark(w, d.get("ratio"), own)}'
+            f' <small>({esc(w["objective"])} {objective(own)})</small></h3>'
             + table([esc(h) for h in heads], rows, empty=esc(w["no_data"]),
                     cls="consistency"))
     return section("consistency", w, "".join(parts))
