@@ -310,3 +310,19 @@ def test_a_ratio_short_of_its_objective_never_reads_as_meeting_it() -> None:
     text = page(doc).text
     assert "99.900% ✓ met" in text
     assert "29.0%" in text
+
+
+def test_maintenance_says_what_each_window_covers() -> None:
+    doc = status_document()
+    window = {"starts_at": NOW + 600, "ends_at": NOW + 1200, "active": False}
+    doc["maintenance"] = [
+        {**window, "name": "core upgrade", "channels": ["branch"], "targets": []},
+        {**window, "name": "db failover", "channels": [], "targets": ["app-api", "web-home"]},
+        {**window, "name": "network", "channels": [], "targets": []},
+    ]
+    rows = [" ".join(r.split()) for r in render_page(doc, "en").split('id="maintenance"')[1]
+            .split("<tbody>")[1].split("</tr>")[:3]]
+    assert "<td>core upgrade</td><td>branch</td>" in rows[0]
+    assert "<td>db failover</td><td>app-api, web-home</td>" in rows[1]
+    assert "<td>network</td><td>every channel</td>" in rows[2]
+    assert "<td>network</td><td>所有渠道</td>" in render_page(doc, "zh")

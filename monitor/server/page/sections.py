@@ -122,12 +122,13 @@ def maintenance(w: Words, status: dict[str, Any]) -> str:
     """Current and upcoming maintenance windows."""
     rows = []
     for m in _list(status, "maintenance"):
-        channels = m.get("channels") or []
+        # A window names channels, targets, or neither (then it covers everything).
+        scope = [*(m.get("channels") or []), *(m.get("targets") or [])]
         rows.append([esc(m.get("name", "")),
-                     esc(", ".join(str(c) for c in channels)) if channels else "—",
+                     esc(", ".join(str(c) for c in scope)) if scope else esc(w["everything"]),
                      clock(m.get("starts_at")), clock(m.get("ends_at")),
                      badge(w, "maintenance") if m.get("active") else esc(w["upcoming"])])
-    heads = [w[k] for k in ("window_name", "channels", "starts", "ends", "state")]
+    heads = [w[k] for k in ("window_name", "applies_to", "starts", "ends", "state")]
     empty = _empty(w, status, "maintenance", "no_maintenance")
     return section("maintenance", w, table([esc(h) for h in heads], rows, empty=empty))
 
