@@ -54,16 +54,18 @@ async def status(request: web.Request) -> web.StreamResponse:
     return await respond(request, (await _view(request)).rendering, JSON)
 
 
-async def targets(request: web.Request) -> web.Response:
+async def targets(request: web.Request) -> web.StreamResponse:
     """Every target's line; ``?channel=`` keeps one channel's."""
-    doc = (await _view(request)).document
+    view = await _view(request)
+    doc = view.document
     channel = request.query.get("channel")
-    lines = doc["targets"]
-    if channel is not None:
-        if channel not in {c["name"] for c in doc["channels"]}:
-            return _error(404, f"unknown channel {channel!r}")
-        lines = [t for t in lines if t["channel"] == channel]
-    return web.json_response({"targets": lines})
+    if channel is None:
+        return await respond(request, view.part("targets", lambda: {
+            "targets": doc["targets"]}), JSON)
+    if channel not in {c["name"] for c in doc["channels"]}:
+        return _error(404, f"unknown channel {channel!r}")
+    return await respond(request, view.part(f"targets/{channel}", lambda: {
+        "targets": [t for t in doc["targets"] if t["channel"] == channel]}), JSON)
 
 
 async def target(request: web.Request) -> web.Response:
@@ -113,14 +115,18 @@ def _dumps(doc: Any) -> str:
     return json.dumps(doc, allow_nan=False)
 
 
-async def consistency(request: web.Request) -> web.Response:
+async def consistency(request: web.Request) -> web.StreamResponse:
     """Consistency per dataset and channel against its objective."""
-    return web.json_response((await _view(request)).document["consistency"])
+    view = await _view(request)
+    return await respond(request, view.part("consistency",
+                                            lambda: view.document["consistency"]), JSON)
 
 
-async def journeys(request: web.Request) -> web.Response:
+async def journeys(request: web.Request) -> web.StreamResponse:
     """Journeys and browser checks with their flow-time objectives."""
-    return web.json_response({"journeys": (await _view(request)).document["journeys"]})
+    view = await _view(request)
+    return await respond(request, view.part("journeys", lambda: {
+        "journeys": view.document["journeys"]}), JSON)
 
 
 async def incidents(request: web.Request) -> web.Response:

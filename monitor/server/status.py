@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from alerts.store import AlertStore
@@ -92,11 +92,25 @@ class StatusView:
     # Every SLO at the snapshot's time (None when the store could not be read), for
     # /api/v1/slo: the same figures as the snapshot's, from the same store read.
     slos: tuple[SloStatus, ...] | None = None
+    # The encoded answers of the API's parts of this snapshot (``/api/v1/targets`` and
+    # the like), made on first demand: 10,000 target lines take tens of milliseconds to
+    # encode, which each request must not pay again on the loop.
+    parts: dict[str, Rendering] = field(default_factory=dict)
 
     @property
     def body(self) -> bytes:
         """The JSON body."""
         return self.rendering.plain
+
+    def part(self, key: str, make: Callable[[], Any]) -> Rendering:
+        """The encoded ``make()`` (JSON), the same for every request of this snapshot;
+        ``key`` names it (bounded by the caller: a part and a configured channel)."""
+        rendering = self.parts.get(key)
+        if rendering is None:
+            rendering = Rendering(json.dumps(make(), separators=(",", ":"),
+                                             allow_nan=False).encode())
+            self.parts[key] = rendering
+        return rendering
 
 
 def read_store(store: ProbeStore | None, g: Gathered) -> StoreReads:

@@ -302,6 +302,29 @@ async def test_slo_answers_the_snapshots_figures_without_a_store_read_per_reques
                 shown["burn_rates"])
 
 
+async def test_parts_are_encoded_once_per_snapshot(live: Running) -> None:
+    service = live.app[STATUS_KEY]
+    service.max_age_seconds = 3600.0  # one snapshot, however slow the machine
+    answers = [await live.get(path) for path in (
+        "/api/v1/targets", "/api/v1/targets", "/api/v1/targets?channel=app",
+        "/api/v1/targets?channel=app", "/api/v1/targets?channel=nope", "/api/v1/journeys",
+        "/api/v1/consistency")]
+    view = await service.get()
+    assert service.builds == 1
+    assert sorted(view.parts) == ["consistency", "journeys", "targets", "targets/app"]
+    doc = view.document
+    assert [a[0] for a in answers] == [200, 200, 200, 200, 404, 200, 200]
+    assert answers[0][2] == answers[1][2] == {"targets": doc["targets"]}
+    assert answers[2][2] == answers[3][2] == {
+        "targets": [t for t in doc["targets"] if t["channel"] == "app"]}
+    assert answers[5][2] == {"journeys": doc["journeys"]}
+    assert answers[6][2] == doc["consistency"]
+    async with live.http.get(live.base + "/api/v1/targets",
+                             headers={"Accept-Encoding": "gzip"}) as r:
+        assert r.headers["Content-Encoding"] == "gzip"
+        assert await r.json() == {"targets": doc["targets"]}
+
+
 async def test_target_detail(live: Running) -> None:
     status, _, doc = await live.get("/api/v1/targets/app-broken")
     assert status == 200
