@@ -9,9 +9,15 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 
 def require(available: bool, reason: str) -> None:
@@ -55,3 +61,19 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> bo
             pass
         time.sleep(0.1)
     return False
+
+
+@asynccontextmanager
+async def headless_chromium(executable: str) -> AsyncIterator[Browser]:
+    """The system Chromium at ``executable``, headless, driven by Playwright (skips, or
+    fails under CI, as :func:`require_browser` does)."""
+    require_browser(executable)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=executable, headless=True,
+                                            args=["--disable-dev-shm-usage"])
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -37,7 +37,7 @@ from probes.result import ProbeResult
 from tests.bankapi import bank_api
 from tests.journey_support import dump, journey_document
 from tests.servers import echo, http_server, tcp_server
-from tests.support import require_browser
+from tests.support import headless_chromium
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page
@@ -212,16 +212,8 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    require_browser(CHROMIUM)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                            args=["--disable-dev-shm-usage"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with headless_chromium(CHROMIUM) as launched:
+        yield launched
 
 
 @dataclass

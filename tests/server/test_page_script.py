@@ -19,7 +19,7 @@ from monitor.config.model import BrowserConfig
 from monitor.server.page import render_page
 from monitor.server.page.routes import ASSET_TYPES, load_assets
 from tests.server.page_fixture import status_document
-from tests.support import require_browser
+from tests.support import headless_chromium
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Route
@@ -47,16 +47,8 @@ def detail(**availability: Any) -> dict[str, Any]:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    require_browser(CHROMIUM)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                            args=["--disable-dev-shm-usage"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with headless_chromium(CHROMIUM) as launched:
+        yield launched
 
 
 @asynccontextmanager
