@@ -326,3 +326,27 @@ def test_maintenance_says_what_each_window_covers() -> None:
     assert "<td>db failover</td><td>app-api, web-home</td>" in rows[1]
     assert "<td>network</td><td>every channel</td>" in rows[2]
     assert "<td>network</td><td>所有渠道</td>" in render_page(doc, "zh")
+
+
+def test_reasons_in_the_readers_language() -> None:
+    doc = status_document()
+    doc["targets"][0]["reason"] = "http_status"
+    doc["incidents"][1]["reason"] = "timeout"
+    zh = render_page(doc, "zh")
+    assert '<span title="http_status">HTTP 状态码异常</span>' in zh
+    assert '<span title="timeout">超时</span>' in zh
+    en = render_page(doc, "en")
+    # English shows the codes themselves, as the metrics and alerts name them.
+    assert "<td>http_status</td>" in en
+    assert "<td>timeout</td>" in en
+    # A reason the tables do not know is shown as it is, escaped.
+    doc["targets"][0]["reason"] = "<new_reason>"
+    assert "<td>&lt;new_reason&gt;</td>" in render_page(doc, "zh")
+
+
+def test_every_probe_reason_has_words() -> None:
+    from probes.result import REASONS
+
+    for reason in REASONS:
+        assert EN[f"reason.{reason}"] == reason
+        assert ZH[f"reason.{reason}"] != reason

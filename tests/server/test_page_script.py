@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from monitor.config.model import BrowserConfig
 from monitor.server.page import render_page
+from monitor.server.page.i18n import words
 from monitor.server.page.routes import ASSET_TYPES, load_assets
 from tests.server.page_fixture import status_document
 from tests.support import headless_chromium
@@ -53,7 +54,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @asynccontextmanager
 async def opened(browser: Browser, answer: dict[str, Any], *, width: int = 1280,
-                 height: int = 800) -> AsyncIterator[Page]:
+                 height: int = 800, lang: str = "en") -> AsyncIterator[Page]:
     """The page in a fresh context, ``answer`` as ``/api/v1/targets/app-api``; console
     errors fail the test."""
     assets = load_assets()
@@ -62,7 +63,7 @@ async def opened(browser: Browser, answer: dict[str, Any], *, width: int = 1280,
     async def serve(route: Route) -> None:
         path = route.request.url.removeprefix(BASE)
         if path == "/":
-            await route.fulfill(body=render_page(status_document(), "en"),
+            await route.fulfill(body=render_page(status_document(), lang),
                                 content_type="text/html; charset=utf-8")
         elif path.startswith("/assets/"):
             name = path.removeprefix("/assets/")
@@ -85,12 +86,12 @@ async def opened(browser: Browser, answer: dict[str, Any], *, width: int = 1280,
     assert errors == []
 
 
-async def detail_text(browser: Browser, answer: dict[str, Any]) -> str:
+async def detail_text(browser: Browser, answer: dict[str, Any], lang: str = "en") -> str:
     """The detail dialog's text once it shows ``answer``."""
-    async with opened(browser, answer) as page:
+    async with opened(browser, answer, lang=lang) as page:
         await page.click("#channel-app a.target[data-target='app-api']")
         dialog = page.locator("dialog#detail")
-        await dialog.locator("text=Last result").wait_for()
+        await dialog.locator(f"text={words(lang)['last_result']}").wait_for()
         text = await dialog.inner_text()
     return " ".join(text.split())
 
@@ -124,3 +125,20 @@ async def test_a_refresh_keeps_sideways_scroll_and_focus_on_a_phone(browser: Bro
             "[document.activeElement.closest('section').id,"
             " document.activeElement.dataset.target]")
         assert focused == ["incidents", "app-api"]
+
+
+async def test_detail_reasons_in_the_readers_language(browser: Browser) -> None:
+    failed = {"success": False, "reason": "http_status", "message": "HTTP 503",
+              "degraded": False, "duration_seconds": 0.01, "phases": {},
+              "status_code": 503, "cert_expiry_timestamp": None, "attempts": 1,
+              "started_at": 1764648000.0, "finished_at": 1764648000.01}
+    steps = [{"name": "login", "success": False, "reason": "timeout",
+              "duration_seconds": 1.0, "status_code": None, "message": "",
+              "final": False, "skipped": False}]
+    answer = {**detail(), "last": failed, "steps": steps}
+    zh = await detail_text(browser, answer, "zh")
+    assert "HTTP 状态码异常" in zh
+    assert "login: 失败 (超时)" in zh
+    en = await detail_text(browser, answer)
+    assert "http_status" in en
+    assert "login: failure (timeout)" in en

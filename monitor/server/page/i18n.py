@@ -144,6 +144,23 @@ EN: Final[Mapping[str, str]] = {
     "severity.ticket": "ticket",
     "severity.warning": "warning",
     "severity.info": "info",
+    # Probe reasons (probes.result.REASONS): English shows the code itself, as the
+    # metrics' reason label and the alerts name it.
+    "reason.ok": "ok",
+    "reason.timeout": "timeout",
+    "reason.dns": "dns",
+    "reason.connect_refused": "connect_refused",
+    "reason.connect_error": "connect_error",
+    "reason.tls": "tls",
+    "reason.http_status": "http_status",
+    "reason.body_mismatch": "body_mismatch",
+    "reason.schema_mismatch": "schema_mismatch",
+    "reason.too_large": "too_large",
+    "reason.protocol": "protocol",
+    "reason.extract_failed": "extract_failed",
+    "reason.console_error": "console_error",
+    "reason.request_failed": "request_failed",
+    "reason.browser_error": "browser_error",
 }
 
 ZH: Final[Mapping[str, str]] = {
@@ -268,6 +285,21 @@ ZH: Final[Mapping[str, str]] = {
     "severity.ticket": "工单",
     "severity.warning": "警告",
     "severity.info": "提示",
+    "reason.ok": "正常",
+    "reason.timeout": "超时",
+    "reason.dns": "域名解析失败",
+    "reason.connect_refused": "连接被拒绝",
+    "reason.connect_error": "连接错误",
+    "reason.tls": "TLS 错误",
+    "reason.http_status": "HTTP 状态码异常",
+    "reason.body_mismatch": "响应内容不符",
+    "reason.schema_mismatch": "响应结构不符",
+    "reason.too_large": "响应过大",
+    "reason.protocol": "协议错误",
+    "reason.extract_failed": "提取失败",
+    "reason.console_error": "页面控制台错误",
+    "reason.request_failed": "请求失败",
+    "reason.browser_error": "浏览器错误",
 }
 
 TABLES: Final[Mapping[str, Mapping[str, str]]] = {"en": EN, "zh": ZH}

@@ -68,6 +68,16 @@ def text_or_dash(value: Any) -> str:
     return "—" if value is None or value == "" else esc(value)
 
 
+def reason(w: Words, value: Any) -> str:
+    """A probe's reason in the reader's language, its code in the tooltip (what the
+    metrics and alerts say); a reason the table lacks is shown as it is."""
+    if value is None or value == "":
+        return "—"
+    code = str(value)
+    word = w.get(f"reason.{code}", code)
+    return esc(code) if word == code else f'<span title="{esc(code)}">{esc(word)}</span>'
+
+
 def target_link(name: Any) -> str:
     """A target's name that opens its detail: the page's script shows it in a dialog;
     without a script the link leads to the JSON itself."""

@@ -27,7 +27,7 @@ from monitor.server.page.fmt import (
     seconds,
 )
 from monitor.server.page.i18n import HTML_LANG, LANGUAGE_NAMES, LANGUAGES, words
-from monitor.server.page.parts import badge, mark, table, target_link, text_or_dash
+from monitor.server.page.parts import badge, mark, reason, table, target_link
 
 # Seconds between the page's own refreshes (the issue asks for 15-30 s).
 REFRESH_SECONDS: Final = 20
@@ -61,7 +61,7 @@ def _fact(label: str, value: str, cls: str = "") -> str:
 def _target_rows(w: Words, targets: list[dict[str, Any]], now: float) -> list[list[str]]:
     # The kind goes under the name: a channel card is narrow on a phone or a wall grid.
     return [[f'{target_link(t.get("name"))}<br><small>{esc(t.get("kind", ""))}</small>',
-             badge(w, t.get("state")), text_or_dash(t.get("reason")),
+             badge(w, t.get("state")), reason(w, t.get("reason")),
              moment(w, t.get("since"), now), seconds(w, t.get("duration_seconds"))]
             for t in targets]
 

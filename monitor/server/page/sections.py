@@ -22,6 +22,7 @@ from monitor.server.page.parts import (
     badge,
     flag,
     mark,
+    reason,
     section,
     table,
     target_link,
@@ -146,7 +147,7 @@ def incidents(w: Words, status: dict[str, Any]) -> str:
                      clock(start),
                      clock(end) if end is not None else badge(w, "down") + " "
                      + esc(w["ongoing"]),
-                     lasted, text_or_dash(i.get("reason"))])
+                     lasted, reason(w, i.get("reason"))])
     heads = [w[k] for k in ("channel", "target", "started", "ended", "duration", "reason")]
     return section("incidents", w, table([esc(h) for h in heads], rows,
                                          empty=_empty(w, status, "incidents", "no_incidents")))

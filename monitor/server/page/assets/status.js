@@ -24,6 +24,8 @@
   const goal = (v) => num(v) ? String(Number((v * 100).toFixed(4))) + "%" : noData();
   const when = (v) => num(v)
     ? new Date(v * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : noData();
+  // A probe's reason in the reader's language (English: the code itself).
+  const reasonWord = (r) => r && ("reason." + r) in words ? words["reason." + r] : r;
   const stateWord = (s) => t("state." + s) === "state." + s ? String(s) : t("state." + s);
 
   function el(tag, text, cls) {
@@ -60,7 +62,7 @@
     } else {
       out.push(facts([
         ["state", last.success ? t("success") : t("failure")],
-        ["reason", last.reason], ["message", last.message],
+        ["reason", reasonWord(last.reason)], ["message", last.message],
         ["latency", secs(last.duration_seconds)],
         ["status_code", last.status_code === null ? undefined : last.status_code],
         ["cert_expiry", last.cert_expiry_timestamp === null ? undefined
@@ -79,7 +81,7 @@
       const ol = el("ol");
       for (const s of steps) {
         ol.append(el("li", s.name + ": " + (s.success ? t("success") : t("failure") +
-          (s.reason ? " (" + s.reason + ")" : "")) + " · " + secs(s.duration_seconds)));
+          (s.reason ? " (" + reasonWord(s.reason) + ")" : "")) + " · " + secs(s.duration_seconds)));
       }
       out.push(ol);
     }
