@@ -18,6 +18,7 @@ from monitor.server.status_model import TargetStateName, plain
 from monitor.slo.bindings import slo_bindings
 from monitor.slo.budget import SloSpec, SloStatus, evaluate, month_start
 from monitor.store import ProbeStore
+from probes.result import ProbeResult
 
 
 def histogram_quantile(h: Histogram, q: float) -> float | None:
@@ -75,14 +76,24 @@ def target_detail(target: Target, st: TargetState, excluded: TargetStateName | N
             "cert_expiry_timestamp": last.cert_expiry_timestamp,
             "attempts": last.attempts,
             "started_at": last.started_at or None,
-            "finished_at": (last.started_at + last.duration_seconds) if last.started_at
-            else None},
+            "finished_at": finished_at(last)},
         "cert_expiry_timestamp": st.cert_expiry,
         "availability": None if slo is None else plain(slo_availability(slo)),
         "latency": latency,
         "steps": steps(last.steps if last is not None else ()),
         "store": {"ok": store_error is None, "error": store_error},
     }
+
+
+def finished_at(result: ProbeResult) -> float | None:
+    """When the result's probe ended: its start plus its duration, for a single attempt.
+
+    A confirmed failure's ``started_at`` is its first attempt's and its duration the
+    last attempt's, so their sum would fall short of the end by every earlier attempt:
+    unknown (None), not a wrong time."""
+    if not result.started_at or result.attempts != 1:
+        return None
+    return result.started_at + result.duration_seconds
 
 
 def steps(results: Sequence[Any]) -> list[dict[str, Any]]:

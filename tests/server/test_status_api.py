@@ -462,3 +462,25 @@ def test_targets_in_maintenance_never_make_their_channel_red() -> None:
     # A failing target nobody counts now neither degrades its channel nor brings it down.
     assert states("a", up) == ("up", "up")
     assert states("a", down) == ("down", "down")
+
+
+def test_detail_finished_at_only_when_it_is_known() -> None:
+    from monitor.metrics.state import TargetState
+    from monitor.server.target_detail import target_detail
+    from probes.result import ProbeResult
+
+    mon = Monitor(parse_config("channels:\n  app:\n    targets:\n"
+                               "      - {name: a, probe: tcp, host: 127.0.0.1, port: 9,"
+                               " confirm: 2}\n"))
+    (t,) = mon.config.targets
+
+    def last(result: ProbeResult) -> Any:
+        st = TargetState("app", "a", "tcp", last=result)
+        return target_detail(t, st, None, None, "no history store configured")["last"]
+
+    once = last(ProbeResult(True, "ok", 0.25, started_at=1764648000.0))
+    assert once["finished_at"] == 1764648000.25
+    # Three timeouts of 5 s: the last attempt's duration from the first's start would
+    # say it ended 10 s before it did.
+    confirmed = last(ProbeResult(False, "timeout", 5.0, attempts=3, started_at=1764648000.0))
+    assert (confirmed["started_at"], confirmed["finished_at"]) == (1764648000.0, None)
