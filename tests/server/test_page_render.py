@@ -350,3 +350,12 @@ def test_every_probe_reason_has_words() -> None:
     for reason in REASONS:
         assert EN[f"reason.{reason}"] == reason
         assert ZH[f"reason.{reason}"] != reason
+
+
+def test_no_blank_consistency_objective_without_a_check() -> None:
+    doc = status_document()
+    assert "Consistency objective 99% · window 30d" in page(doc).text
+    doc["objectives"]["consistency"] = None
+    text = page(doc).text
+    assert "Availability objective 99.9% · window 30d" in text
+    assert "Consistency objective" not in text

@@ -122,13 +122,16 @@ def _header(w: Words, status: dict[str, Any], lang: str) -> str:
     now = status.get("generated_at")
     goals = status.get("objectives")
     goals = goals if isinstance(goals, dict) else {}
+    consistency = goals.get("consistency")
     return (
         f'<header class="top"><div><h1>{esc(w["heading"])}</h1>'
         f'<p class="meta">{esc(w["overall"])}: <span id="overall">'
         f'{badge(w, status.get("state"))}</span> · {esc(w["availability"])} '
         f'{esc(w["objective"])} {objective(goals.get("availability"))} · '
-        f'{esc(w["consistency"])} {esc(w["objective"])} {objective(goals.get("consistency"))}'
-        f' · {esc(w["window"])} {esc(goals.get("window", ""))}</p>'
+        # Without a consistency check there is no objective to state (not a blank one).
+        + (f'{esc(w["consistency"])} {esc(w["objective"])} {objective(consistency)} · '
+           if consistency is not None else "")
+        + f'{esc(w["window"])} {esc(goals.get("window", ""))}</p>'
         f'<p class="meta">{esc(w["generated"])} <span id="generated" '
         f'data-generated-at="{esc(now)}">{clock(now, exact=True)}</span> · '
         f'{esc(w["version"])} {esc(status.get("version", ""))}'
