@@ -176,6 +176,12 @@ MIGRATIONS: Final[Sequence[Sequence[str]]] = (
     (
         "ALTER TABLE consistency_runs ADD COLUMN dataset TEXT NOT NULL DEFAULT 'customers'",
     ),
+    # 6: incidents by end (issue 12): the status snapshot asks every second for those
+    # still open or ended recently; without this index each ask scanned and sorted every
+    # incident of the hour retention.  Open incidents (NULL) sort together in it too.
+    (
+        "CREATE INDEX incidents_end ON incidents (end_ts)",
+    ),
 )
 
 DIALECTS: Final[Mapping[str, Mapping[str, str]]] = {

@@ -336,6 +336,8 @@ def _back_to_version_2(store: SqlProbeStore) -> None:
         for statement in schema.statements(version, store.dialect):
             if m := re.match(r"CREATE TABLE (\w+)", statement):
                 conn.execute(f"DROP TABLE {m.group(1)}")
+            elif m := re.match(r"CREATE INDEX (\w+)", statement):
+                conn.execute(f"DROP INDEX IF EXISTS {m.group(1)}")
             elif m := re.match(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", statement):
                 conn.execute(f"ALTER TABLE {m.group(1)} DROP COLUMN {m.group(2)}")
         conn.execute(f"DELETE FROM schema_version WHERE version = {version}")

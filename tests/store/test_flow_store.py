@@ -166,6 +166,7 @@ def test_migration_4_on_both_backends(make_store: StoreFactory) -> None:
     conn = store._conn
     conn.execute("DROP TABLE flow_hour")  # back to what migrations 1-3 left
     conn.execute("ALTER TABLE consistency_runs DROP COLUMN dataset")  # and 5 added
+    conn.execute("DROP INDEX incidents_end")  # and 6
     conn.execute("DELETE FROM schema_version WHERE version >= 4")
     if store.dialect == "postgres":
         conn.commit()

@@ -213,3 +213,21 @@ def test_retention_reaches_a_channel_its_targets_left(make_store: StoreFactory) 
     assert store.series("channel", "old", "minute", 0, NOW) == []
     assert len(store.series("channel", "old", "hour", 0, NOW)) == 1
     assert store.targets() == {"api": "new"}
+
+
+def test_recent_incidents_are_found_by_index_not_by_a_scan(tmp_path: Path) -> None:
+    # The status snapshot asks for recent incidents every second: with a year of them
+    # kept, that query must walk the end-time index, never the whole table.
+    import sqlite3
+
+    from monitor.config.model import StoreConfig
+    from monitor.store import open_store
+    from monitor.store.queries import incidents
+
+    path = tmp_path / "h.db"
+    open_store(StoreConfig(sqlite_path=str(path))).close()
+    sql, params = incidents(NOW - 7 * 86400, NOW, None, None, "?")
+    with sqlite3.connect(path) as db:
+        plan = " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params))
+    assert "incidents_end" in plan
+    assert "SCAN incidents" not in plan
