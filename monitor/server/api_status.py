@@ -35,6 +35,8 @@ JSON: Final = "application/json"
 SVG: Final = "image/svg+xml"
 BADGE_CACHE: Final = "public, max-age=30"
 DEFAULT_INCIDENT_SECONDS: Final = 7 * 86400.0
+INCIDENT_PAGE: Final = 1000
+MAX_INCIDENT_PAGE: Final = 10_000
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -129,35 +131,64 @@ async def journeys(request: web.Request) -> web.StreamResponse:
         "journeys": view.document["journeys"]}), JSON)
 
 
+def _seconds_query(request: web.Request, name: str) -> float | None:
+    """``?NAME=`` as Unix seconds (None when absent); ValueError in the API's words."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: Unix seconds, such as 1764648000")
+    return value
+
+
+def _limit_query(request: web.Request) -> int:
+    raw = request.query.get("limit", str(INCIDENT_PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_INCIDENT_PAGE:
+        raise ValueError(f"limit: a whole number from 1 to {MAX_INCIDENT_PAGE}")
+    return int(raw)
+
+
 async def incidents(request: web.Request) -> web.Response:
-    """Incidents overlapping ``[since, now)`` (default the last 7 days), newest first;
+    """Incidents overlapping ``[since, now)`` (default the last 7 days), newest first,
+    ``?limit=`` per page (``next_before`` says where the next starts: ``?before=``);
     ``?channel=`` keeps one channel's."""
     mon = request.app[MONITOR]
     now = time.time()
-    raw = request.query.get("since")
-    since = now - DEFAULT_INCIDENT_SECONDS
-    if raw is not None:
-        try:
-            since = float(raw)
-        except ValueError:
-            return _error(400, "since: Unix seconds, such as 1764648000")
-        if not math.isfinite(since):
-            return _error(400, "since: Unix seconds, such as 1764648000")
+    try:
+        given = _seconds_query(request, "since")
+        before = _seconds_query(request, "before")
+        limit = _limit_query(request)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    since = now - DEFAULT_INCIDENT_SECONDS if given is None else given
     channel = request.query.get("channel")
     if channel is not None and channel not in {c.name for c in mon.config.channels}:
         return _error(404, f"unknown channel {channel!r}")
     if mon.store is None:
         return _error(503, "no history store configured: incidents are kept in it")
     if since >= now:  # an empty span (the store's overlap test would match open ones)
-        return web.json_response({"incidents": []})
+        return web.json_response({"incidents": [], "next_before": None})
     try:
         found = await asyncio.to_thread(mon.store.incidents, since, now + 1.0, channel)
     except StoreDown as exc:
         return _store_down(exc)
-    found.sort(key=lambda i: i.start, reverse=True)
+    if before is not None:
+        found = [i for i in found if i.start < before]
+    found.sort(key=lambda i: (i.start, i.target), reverse=True)
+    end = min(limit, len(found))
+    # ``before=`` the last start would skip incidents sharing that start: a page takes
+    # them all, even past its limit.
+    while 0 < end < len(found) and found[end].start == found[end - 1].start:
+        end += 1
+    page, more = found[:end], end < len(found)
     return web.json_response({"incidents": [
         {"channel": i.channel, "target": i.target, "started_at": i.start,
-         "ended_at": i.end, "reason": i.reason} for i in found]})
+         "ended_at": i.end, "reason": i.reason} for i in page],
+        "next_before": page[-1].start if more else None})
 
 
 def _svg(body: str, status: int = 200, cache: str = BADGE_CACHE) -> web.Response:

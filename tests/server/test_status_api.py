@@ -259,9 +259,9 @@ async def test_parts_and_filters(live: Running) -> None:
     status, _, doc = await live.get("/api/v1/incidents?channel=app")
     assert [i["target"] for i in doc["incidents"]] == ["app-broken"]
     status, _, doc = await live.get("/api/v1/incidents?channel=website")
-    assert doc == {"incidents": []}
+    assert doc == {"incidents": [], "next_before": None}
     status, _, doc = await live.get("/api/v1/incidents?since=4102444800")  # 2100
-    assert doc == {"incidents": []}
+    assert doc == {"incidents": [], "next_before": None}
     status, _, doc = await live.get("/api/v1/incidents?since=yesterday")
     assert status == 400
     assert "since" in doc["error"]
@@ -484,3 +484,41 @@ def test_detail_finished_at_only_when_it_is_known() -> None:
     # say it ended 10 s before it did.
     confirmed = last(ProbeResult(False, "timeout", 5.0, attempts=3, started_at=1764648000.0))
     assert (confirmed["started_at"], confirmed["finished_at"]) == (1764648000.0, None)
+
+
+async def test_incidents_come_in_pages_that_miss_none(live: Running) -> None:
+    from probes.result import ProbeResult
+
+    store = live.monitor.store
+    assert store is not None
+    t0 = datetime.now(UTC).timestamp() - 3 * 86400
+    # Five old incidents, two of them (other targets) starting in the same second: a
+    # page must never end between incidents sharing a start.
+    for target, start in (("old-a", t0), ("old-a", t0 + 600), ("old-a", t0 + 1200),
+                          ("old-b", t0 + 1800), ("old-c", t0 + 1800)):
+        store.record("app", target, ProbeResult(False, "timeout", 0.1, started_at=start),
+                     False)
+        store.record("app", target, ProbeResult(True, "ok", 0.1, started_at=start + 60),
+                     False)
+    assert await live.monitor.flush()
+    status, _, everything = await live.get("/api/v1/incidents?channel=app")
+    assert status == 200
+    assert everything["next_before"] is None
+    expected = [(i["target"], i["started_at"]) for i in everything["incidents"]]
+    assert len(expected) == 6  # app-broken's open one, newest, and the five
+    pages, before = [], None
+    while True:
+        query = "/api/v1/incidents?channel=app&limit=2" + (
+            "" if before is None else f"&before={before!r}")
+        status, _, doc = await live.get(query)
+        assert status == 200
+        pages.append([(i["target"], i["started_at"]) for i in doc["incidents"]])
+        before = doc["next_before"]
+        if before is None:
+            break
+    assert [len(p) for p in pages] == [3, 2, 1]  # the shared start stays on one page
+    assert [i for p in pages for i in p] == expected
+    for bad in ("limit=0", "limit=10001", "limit=two", "before=soon"):
+        status, _, doc = await live.get("/api/v1/incidents?" + bad)
+        assert status == 400
+        assert bad.split("=")[0] in doc["error"]
