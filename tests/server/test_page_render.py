@@ -359,3 +359,15 @@ def test_no_blank_consistency_objective_without_a_check() -> None:
     text = page(doc).text
     assert "Availability objective 99.9% · window 30d" in text
     assert "Consistency objective" not in text
+
+
+def test_service_days_and_consistency_modes_in_the_readers_language() -> None:
+    zh = page(lang="zh").text
+    assert "周一-周六 09:00-17:00 Asia/Shanghai" in zh
+    assert "mon-sat" not in zh
+    zh_html = render_page(status_document(), "zh")
+    assert '<span title="full">全量</span>' in zh_html
+    assert '<span title="checksum">校验和</span>' in zh_html
+    en = page().text
+    assert "mon-sat 09:00-17:00 Asia/Shanghai" in en
+    assert "per UTC day" in en  # the daily bars are UTC days, and say so

@@ -37,7 +37,7 @@ EN: Final[Mapping[str, str]] = {
     "service_hours": "Service hours",
     "always_open": "always open",
     "uptime_48h": "Last 48 hours (per hour)",
-    "uptime_90d": "Last 90 days (per day)",
+    "uptime_90d": "Last 90 days (per UTC day)",
     "legend": "Legend",
     "good_of": "{good} of {total} good",
     "excluded_n": "{n} excluded",
@@ -144,6 +144,11 @@ EN: Final[Mapping[str, str]] = {
     "severity.ticket": "ticket",
     "severity.warning": "warning",
     "severity.info": "info",
+    # Day names of service hours, and consistency modes: English shows the config's word.
+    "day.mon": "mon", "day.tue": "tue", "day.wed": "wed", "day.thu": "thu",
+    "day.fri": "fri", "day.sat": "sat", "day.sun": "sun",
+    "mode.full": "full", "mode.checksum": "checksum", "mode.sample": "sample",
+    "mode.incremental": "incremental",
     # Probe reasons (probes.result.REASONS): English shows the code itself, as the
     # metrics' reason label and the alerts name it.
     "reason.ok": "ok",
@@ -182,7 +187,7 @@ ZH: Final[Mapping[str, str]] = {
     "service_hours": "服务时间",
     "always_open": "全天开放",
     "uptime_48h": "最近 48 小时（按小时）",
-    "uptime_90d": "最近 90 天（按天）",
+    "uptime_90d": "最近 90 天（按 UTC 日）",
     "legend": "图例",
     "good_of": "{total} 次中 {good} 次正常",
     "excluded_n": "{n} 次不计入",
@@ -300,6 +305,10 @@ ZH: Final[Mapping[str, str]] = {
     "reason.console_error": "页面控制台错误",
     "reason.request_failed": "请求失败",
     "reason.browser_error": "浏览器错误",
+    "day.mon": "周一", "day.tue": "周二", "day.wed": "周三", "day.thu": "周四",
+    "day.fri": "周五", "day.sat": "周六", "day.sun": "周日",
+    "mode.full": "全量", "mode.checksum": "校验和", "mode.sample": "抽样",
+    "mode.incremental": "增量",
 }
 
 TABLES: Final[Mapping[str, Mapping[str, str]]] = {"en": EN, "zh": ZH}

@@ -5,6 +5,7 @@ Every function here returns HTML in which each value from the snapshot is escape
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
@@ -68,14 +69,29 @@ def text_or_dash(value: Any) -> str:
     return "—" if value is None or value == "" else esc(value)
 
 
-def reason(w: Words, value: Any) -> str:
-    """A probe's reason in the reader's language, its code in the tooltip (what the
-    metrics and alerts say); a reason the table lacks is shown as it is."""
+def coded(w: Words, family: str, value: Any) -> str:
+    """A code of ``family`` (a probe reason, a consistency mode) in the reader's
+    language, the code in the tooltip (what the metrics and alerts say); a code the
+    table lacks is shown as it is."""
     if value is None or value == "":
         return "—"
     code = str(value)
-    word = w.get(f"reason.{code}", code)
+    word = w.get(f"{family}.{code}", code)
     return esc(code) if word == code else f'<span title="{esc(code)}">{esc(word)}</span>'
+
+
+def reason(w: Words, value: Any) -> str:
+    """A probe's reason in the reader's language (see :func:`coded`)."""
+    return coded(w, "reason", value)
+
+
+_DAY = re.compile(r"\b(mon|tue|wed|thu|fri|sat|sun)\b")
+
+
+def service_hours(w: Words, text: str) -> str:
+    """``mon-sat 09:00-17:00 Asia/Shanghai`` with the day names in the reader's
+    language (the times and the zone are the same in every language)."""
+    return esc(_DAY.sub(lambda m: w.get(f"day.{m.group(1)}", m.group(1)), text))
 
 
 def target_link(name: Any) -> str:

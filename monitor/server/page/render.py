@@ -27,7 +27,14 @@ from monitor.server.page.fmt import (
     seconds,
 )
 from monitor.server.page.i18n import HTML_LANG, LANGUAGE_NAMES, LANGUAGES, words
-from monitor.server.page.parts import badge, mark, reason, table, target_link
+from monitor.server.page.parts import (
+    badge,
+    mark,
+    reason,
+    service_hours,
+    table,
+    target_link,
+)
 
 # Seconds between the page's own refreshes (the issue asks for 15-30 s).
 REFRESH_SECONDS: Final = 20
@@ -84,7 +91,8 @@ def channel_card(w: Words, ch: dict[str, Any], targets: list[dict[str, Any]],
         _fact(esc(w["burn"]), _burn_rates(w, avail.get("burn_rates")), "wide"),
         _fact(esc(w["slo_status"]), badge(w, avail.get("status") or "no_data", "slo")),
         _fact(esc(w["targets"]), _target_counts(w, ch.get("targets"))),
-        _fact(esc(w["service_hours"]), esc(hours) if hours else esc(w["always_open"])),
+        _fact(esc(w["service_hours"]),
+              service_hours(w, hours) if hours else esc(w["always_open"])),
     ])
     heads = [esc(w[k]) for k in ("target", "state", "reason", "since", "latency")]
     return (

@@ -20,6 +20,7 @@ from monitor.server.page.fmt import (
 )
 from monitor.server.page.parts import (
     badge,
+    coded,
     flag,
     mark,
     reason,
@@ -68,7 +69,7 @@ def _consistency_row(w: Words, c: dict[str, Any], goal: Any, now: float) -> list
     return [
         esc(c.get("channel", "")),
         percent(w, c.get("ratio"), 2) + mark(w, c.get("ratio"), goal),
-        text_or_dash(c.get("mode")),
+        coded(w, "mode", c.get("mode")),
         count(w, c.get("judged")), count(w, c.get("inconsistent")),
         count(w, c.get("missing")), count(w, c.get("extra")), count(w, c.get("pending")),
         f'<code>{esc(c["worst_field"])}</code>' if c.get("worst_field") else "—",
