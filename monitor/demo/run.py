@@ -27,7 +27,7 @@ from monitor.server.app import start_server
 from monitor.slo.bindings import SloBinding, evaluate_all, exclusions, slo_bindings
 from monitor.slo.budget import Counts, burn_rate
 from monitor.slo.table import render_rows
-from monitor.store import open_store
+from monitor.store import StoreUnavailable, open_store
 
 TICK_SECONDS = 0.5  # how often the state is looked at for events
 STATUS_EVERY_SECONDS = 15.0  # the status block, on a terminal
@@ -148,7 +148,7 @@ async def _watch(monitor: Monitor, narrator: Narrator, stop: asyncio.Event,
 
 async def run_demo(options: DemoOptions) -> int:
     """Start everything, watch until Ctrl-C or ``duration``, stop everything; 0 on a
-    clean stop, 2 when the address is taken."""
+    clean stop, 2 when the address is taken or the history cannot be opened."""
     folder = Path(tempfile.mkdtemp(prefix="omniwatch-demo-"))
     try:
         return await _run(options, folder)
@@ -179,7 +179,12 @@ async def _run(options: DemoOptions, folder: Path) -> int:
 async def _monitor(options: DemoOptions, plan: DemoPlan, folder: Path, narrator: Narrator,
                    sink: SlackSink) -> int:
     config = demo_config(plan, sink.token)
-    store = open_store(config.store)
+    try:
+        store = open_store(config.store)
+    except StoreUnavailable as exc:  # --db naming a file that is no SQLite history
+        flag = "--db: " if options.db is not None else ""
+        print(f"omniwatch demo: {flag}{exc}", file=sys.stderr)
+        return 2
     monitor = Monitor(config, store=store)
     try:
         server, bound = await start_server(monitor, options.host, options.port)

@@ -253,6 +253,17 @@ def test_a_port_in_use_is_exit_2_for_run_and_demo(files: dict[str, str],
     assert "Traceback" not in run.stderr + demo.stderr
 
 
+def test_demo_db_that_is_no_sqlite_history_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.db"
+    junk.write_text("not a database\n")
+    demo = omniwatch("demo", "--listen", "127.0.0.1:0", "--db", str(junk), "--duration", "5s")
+    assert demo.returncode == 2, demo.stderr
+    assert "Traceback" not in demo.stderr
+    (line,) = demo.stderr.strip().splitlines()
+    assert line.startswith(f"omniwatch demo: --db: cannot open the SQLite history store {junk}")
+    assert junk.read_text() == "not a database\n"  # left as it was
+
+
 def test_ipv6_listen_address_is_printed_in_brackets(files: dict[str, str]) -> None:
     try:
         with socket.socket(socket.AF_INET6) as s:
