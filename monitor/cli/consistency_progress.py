@@ -45,11 +45,11 @@ def _share(p: CheckProgress) -> float | None:
 
 
 def progress_text(dataset: str, p: CheckProgress | None, elapsed: float,
-                  phase_elapsed: float, width: int = 0) -> str:
+                  phase_elapsed: float, width: int = 0, since_report: float = 0.0) -> str:
     """The line for ``dataset``'s check: what is being done, how much of it, the elapsed
-    time and an estimate of the time the current phase has left (from its own pace so
-    far).  ``width`` (the terminal's columns) cuts it short so that it never wraps,
-    which would break the overwriting."""
+    time and an estimate of the time the current phase has left (from its own pace up
+    to ``p``, which arrived ``since_report`` seconds ago).  ``width`` (the terminal's
+    columns) cuts it short so that it never wraps, which would break the overwriting."""
     if p is None:
         text = f"{dataset}: checking… {clock_text(elapsed)} elapsed"
     else:
@@ -66,8 +66,14 @@ def progress_text(dataset: str, p: CheckProgress | None, elapsed: float,
             what += f", {p.ranges_total - p.ranges_done:,} of {p.ranges_total:,} ranges left"
         text = f"{where}: {what}, {clock_text(elapsed)} elapsed"
         share = _share(p)
-        if share and share < 1 and phase_elapsed > 0:
-            text += f", ~{clock_text(phase_elapsed * (1 - share) / share)} left"
+        # The pace is the one measured when ``p`` arrived: the seconds since, with no new
+        # report (one statement may sum millions of rows), count the estimate down instead
+        # of inflating it; once past it, the phase promises nothing.
+        paced = phase_elapsed - since_report
+        if share and share < 1 and paced > 0:
+            left = paced * (1 - share) / share - since_report
+            if left > 0:
+                text += f", ~{clock_text(left)} left"
     return text[:width - 1] if width > 1 and len(text) >= width else text
 
 
@@ -94,6 +100,7 @@ class ProgressLine:
         self._latest: CheckProgress | None = None
         self._phase: tuple[str, tuple[str, ...], str] | None = None
         self._phase_began = self._began
+        self._reported_at = self._began  # when ``_latest`` arrived
         self._drawn_at: float | None = None
         self._idle = False  # between two datasets' checks: nothing is running
 
@@ -132,7 +139,7 @@ class ProgressLine:
                 new = phase != self._phase
                 if new:
                     self._phase, self._phase_began = phase, now
-                self._latest = p
+                self._latest, self._reported_at = p, now
                 self._draw(now, force=new)  # a new phase is shown at once
         return report
 
@@ -156,6 +163,6 @@ class ProgressLine:
         self._drawn_at = now
         width = self._width()
         text = progress_text(self._dataset or "consistency", self._latest, now - self._began,
-                             now - self._phase_began, width)
+                             now - self._phase_began, width, now - self._reported_at)
         self._stream.write(CLEAR + text)
         self._stream.flush()

@@ -63,6 +63,34 @@ def test_estimates_from_ranges_without_a_row_total_and_none_without_either() -> 
     assert progress_text("c", None, 3.0, 3.0) == "c: checking… 0:03 elapsed"
 
 
+def test_estimate_counts_down_between_reports_and_never_grows() -> None:
+    # 2% hashed after 1 s of this phase: 49 s left at that pace.  Then one statement
+    # sums the rest, with no report for seconds: the estimate must not grow with the
+    # clock (extrapolating 2% per elapsed second would say ~2:27 left after 3 s more).
+    p = CheckProgress(("app",), HASHING, 20_000, 1_000_000, 64, 4096)
+    texts = [progress_text("c", p, 1.0 + wait, 1.0 + wait, since_report=wait)
+             for wait in (0.0, 3.0, 49.5, 60.0)]
+    assert [t.rsplit("elapsed", 1)[1] for t in texts] == [
+        ", ~0:49 left", ", ~0:46 left", "", ""]
+
+
+def test_drawn_estimate_uses_the_pace_at_the_latest_report() -> None:
+    out, clock = io.StringIO(), FakeClock()
+    with ProgressLine(out, True, clock) as line:
+        sink = line.sink("c")
+        assert sink is not None
+        sink(CheckProgress(("app",), HASHING, 0, 1000))
+        clock.now += 1.0
+        sink(CheckProgress(("app",), HASHING, 100, 1000))  # 10% in 1 s: 9 s left
+        clock.now += 4.0
+        with line._lock:  # what the ticker draws 4 s later, with no report meanwhile
+            line._draw(clock.now)
+    drawn = [t for t in out.getvalue().split(CLEAR) if t]
+    assert drawn[-2:] == [
+        "c/app: hashing 100 of 1,000 rows, 0:01 elapsed, ~0:09 left",
+        "c/app: hashing 100 of 1,000 rows, 0:05 elapsed, ~0:05 left"]
+
+
 def test_line_is_cut_to_the_terminal_width() -> None:
     p = CheckProgress(("app",), STREAMING, 5, 10)
     assert progress_text("customers", p, 1.0, 1.0, width=20) == "customers/app: stre"
