@@ -7,12 +7,15 @@ On a terminal a check shows that it is running (it may read millions of rows); w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from monitor.cli.common import (
@@ -25,6 +28,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.consistency_progress import ProgressLine
 from monitor.config.model import Config
+from monitor.consistency.cancel import CancelScope
 from monitor.consistency.jobs import check_now
 from monitor.consistency.model import ConsistencyConfig, ConsistencyReport, Outcome
 from monitor.consistency.report import report_to_dict
@@ -117,6 +121,22 @@ def select(config: Config, datasets: Sequence[str] | None, channels: Sequence[st
             if any(ch in channels for ch in c.channels)]
 
 
+@contextlib.contextmanager
+def interruptible(scope: CancelScope) -> Iterator[None]:
+    """Ctrl-C ends the check's statements (``scope``) before it interrupts: the check
+    waits for its worker threads, and one statement may sum millions of rows for tens of
+    seconds, so an interrupt alone took effect only when the database answered."""
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        scope.cancel()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
     """Run a check now (each selected dataset in turn); exit 1 if a channel failed or is
     under its objective."""
@@ -142,8 +162,10 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         # Progress only for a person watching, as ``omniwatch probe`` does.
         with ProgressLine(sys.stderr, not args.json and sys.stderr.isatty()) as line:
             for cfg, channels in plan:
-                reports += check_now(cfg, store, mode=args.mode, channels=channels,
-                                     progress=line.sink(cfg.dataset))
+                scope = CancelScope()
+                with interruptible(scope):
+                    reports += check_now(cfg, store, mode=args.mode, channels=channels,
+                                         cancel=scope, progress=line.sink(cfg.dataset))
     finally:
         if store is not None:
             store.close()
