@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import yaml
 
 from tests.consistency.conftest import PG_DSN
 from tests.procs import wait_for
@@ -32,16 +33,11 @@ def test_ctrl_c_ends_a_checksum_check_blocked_in_a_statement(
         pg.execute(f"INSERT INTO {table} SELECT 'C' || g, 'n' || g "
                    "FROM generate_series(1, 500) g")
     cfg = tmp_path / "omniwatch.yaml"
-    cfg.write_text(f"""\
-channels: {{app: {{targets: []}}}}
-consistency:
-  reference: branch
-  key: customer_id
-  fields: [name]
-  sources:
-    branch: {{kind: postgres, dsn: "{PG_DSN}", table: {ref}, timeout: 600s}}
-    app: {{kind: postgres, dsn: "{PG_DSN}", table: {chan}, timeout: 600s}}
-""")
+    sources = {name: {"kind": "postgres", "dsn": PG_DSN, "table": table, "timeout": "600s"}
+               for name, table in (("branch", ref), ("app", chan))}
+    cfg.write_text(yaml.safe_dump({"channels": {"app": {"targets": []}}, "consistency": {
+        "reference": "branch", "key": "customer_id", "fields": ["name"],
+        "sources": sources}}))
     blocker = psycopg.connect(PG_DSN, connect_timeout=3)
     proc: subprocess.Popen[str] | None = None
     try:
