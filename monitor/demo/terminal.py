@@ -55,7 +55,8 @@ class Narrator:
     _runs: int = 0
 
     def line(self, kind: str, text: str, more: Iterable[str] = ()) -> None:
-        stamp = time.strftime("%H:%M:%S", time.localtime(self.clock()))
+        # UTC, as the banner's opening hours and the Slack texts are: one clock on screen.
+        stamp = time.strftime("%H:%M:%S", time.gmtime(self.clock()))
         pad = " " * (len(stamp) + 2 + KIND_WIDTH + 2)
         lines = [f"{stamp}  {kind:<{KIND_WIDTH}}  {text}", *(pad + m for m in more)]
         print("\n".join(lines), file=self.out, flush=True)
@@ -146,7 +147,7 @@ def status_block(now: float, elapsed: float, state: ProbeState,
     """The periodic status: per channel its targets' latest results and its SLO (SLI over
     the last hour, the fastest burn rate, the burn-rate status)."""
     by_slo: Mapping[str, SloStatus] = {s.spec.name: s for s in statuses}
-    rows = [f"── status at {time.strftime('%H:%M:%S', time.localtime(now))}, "
+    rows = [f"── status at {time.strftime('%H:%M:%S', time.gmtime(now))} UTC, "
             f"{elapsed:.0f}s in " + "─" * 40]
     for channel in channels:
         targets = [st for st in state.targets.values() if st.channel == channel]

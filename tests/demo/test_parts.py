@@ -156,3 +156,18 @@ def test_the_status_block_has_a_row_per_channel(tmp_path: Path) -> None:
     assert "SLI 50.000% · burn 500.0x · PAGE" in rows["website"]
     assert rows["website"].endswith("website-home failure")
     assert "SLO no data" in rows["app"]
+
+
+def test_event_lines_are_stamped_in_utc_whatever_the_zone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The banner's opening hours and the Slack texts say UTC: the event lines beside them
+    # must use the same clock, not the machine's zone.
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        out = io.StringIO()
+        Narrator(out=out, clock=lambda: 3600.0).line("probe", "x")
+        assert out.getvalue().startswith("01:00:00  probe")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
