@@ -65,6 +65,11 @@ class SingleFlight(Generic[T]):
         self._current: asyncio.Task[T] | None = None
         self.runs = 0  # how many times ``make`` ran (for tests and curiosity)
 
+    @property
+    def busy(self) -> bool:
+        """A ``make()`` is in progress."""
+        return self._current is not None
+
     async def get(self) -> T:
         """The result in progress, or a new one if none is."""
         task = self._current
@@ -104,13 +109,18 @@ class SharedRendering(SingleFlight[Rendering]):
 
 
 async def respond(request: web.Request, rendering: Rendering,
-                  content_type: str) -> web.StreamResponse:
-    """Write ``rendering`` to ``request``, gzipped when the client accepts it."""
+                  content_type: str, *,
+                  prepare: Callable[[web.StreamResponse], None] | None = None
+                  ) -> web.StreamResponse:
+    """Write ``rendering`` to ``request``, gzipped when the client accepts it;
+    ``prepare`` may add headers and cookies before the head is sent."""
     use_gzip = accepts_gzip(request.headers.get("Accept-Encoding", ""))
     body = await rendering.gzipped() if use_gzip else rendering.plain
     resp = web.StreamResponse(headers={"Content-Type": content_type, "Vary": "Accept-Encoding"})
     if use_gzip:
         resp.headers["Content-Encoding"] = "gzip"
+    if prepare is not None:
+        prepare(resp)
     resp.content_length = len(body)
     await resp.prepare(request)
     view = memoryview(body)

@@ -3,7 +3,8 @@
 :class:`StatusService` builds one :class:`~monitor.server.status_model.StatusSnapshot`
 at a time and keeps it for :data:`MAX_AGE_SECONDS`: requests arriving while one is built
 share it, as ``/metrics`` scrapes share a rendering, so 10,000 targets cost one build a
-second however many clients ask.  The in-memory state is copied on the event loop (where
+second however many clients ask; only the request that starts a build waits for it, the
+others meanwhile get the previous snapshot.  The in-memory state is copied on the event loop (where
 it changes); everything else, the store reads, the pure building and the JSON encoding,
 runs in a worker thread so the loop keeps serving.
 
@@ -49,6 +50,9 @@ from monitor.store import ProbeStore, StoreDown
 from probes.result import ProbeResult
 
 MAX_AGE_SECONDS: Final = 1.0
+# Beyond this a snapshot is not served even while its successor is being built (a store
+# that hangs makes readers wait for it, and see the store's error, rather than old news).
+MAX_STALE_SECONDS: Final = 10.0
 INCIDENT_DAYS: Final = 7
 # The snapshot lists the newest incidents only; /api/v1/incidents pages through all.
 MAX_INCIDENTS: Final = 200
@@ -238,10 +242,12 @@ class StatusService:
     """Single-flight, short-lived cache of the status snapshot of ``monitor``."""
 
     def __init__(self, monitor: Monitor, *, clock: Callable[[], float] = time.time,
-                 max_age_seconds: float = MAX_AGE_SECONDS) -> None:
+                 max_age_seconds: float = MAX_AGE_SECONDS,
+                 max_stale_seconds: float = MAX_STALE_SECONDS) -> None:
         self._monitor = monitor
         self._clock = clock
         self.max_age_seconds = max_age_seconds
+        self.max_stale_seconds = max_stale_seconds
         self._view: StatusView | None = None
         self._builds = SingleFlight(self._build)
 
@@ -251,10 +257,19 @@ class StatusService:
         return self._builds.runs
 
     async def get(self) -> StatusView:
-        """A snapshot at most ``max_age_seconds`` old; callers meanwhile share one build."""
+        """A snapshot at most ``max_age_seconds`` old; callers meanwhile share one build.
+
+        While a build is in progress, callers other than the one that started it get the
+        previous snapshot (up to ``max_stale_seconds`` old) rather than wait: at 10,000
+        targets a build takes a good part of a second on a loaded machine, and the
+        readers of a status page gain nothing from waiting for one second's news.
+        """
         view = self._view
-        if view is not None and time.monotonic() - view.built_at < self.max_age_seconds:
-            return view
+        if view is not None:
+            age = time.monotonic() - view.built_at
+            if age < self.max_age_seconds or (
+                    self._builds.busy and age < self.max_stale_seconds):
+                return view
         return await self._builds.get()
 
     async def _build(self) -> StatusView:

@@ -105,3 +105,52 @@ async def test_one_rendering_per_document_and_language() -> None:
         _, text = await _get(base, "/")
         assert app[RENDERINGS].renders == 3
         assert 'data-channel="app-next"' in text
+
+
+async def test_readers_during_a_rendering_get_the_previous_page(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from monitor.server.page import routes
+
+    release = threading.Event()
+    real = routes.render_page
+
+    def slow(document: dict[str, Any], lang: str) -> str:
+        if document["channels"][0]["name"] == "app-next":
+            assert release.wait(30)
+        return real(document, lang)
+
+    monkeypatch.setattr(routes, "render_page", slow)
+    pages = routes.PageRenderings()
+    first = status_document()
+    old = await pages.get(first, "en")
+    fresh = status_document()
+    fresh["channels"][0]["name"] = "app-next"
+    starter = asyncio.create_task(pages.get(fresh, "en"))
+    await asyncio.sleep(0.05)
+    assert not starter.done()  # the reader that started the rendering waits for it
+    # Another reader meanwhile: the previous page at once, not a queue behind the render.
+    assert await asyncio.wait_for(pages.get(fresh, "en"), 5) is old
+    release.set()
+    new = await starter
+    assert b'data-channel="app-next"' in new.plain
+    assert await pages.get(fresh, "en") is new
+    assert pages.renders == 2
+
+
+async def test_the_page_is_gzipped_when_accepted(url: str) -> None:
+    import gzip
+
+    async with aiohttp.ClientSession(auto_decompress=False) as http, \
+            http.get(url + "/?lang=zh", headers={"Accept-Encoding": "gzip"}) as r:
+        raw = await r.read()
+        assert r.headers["Content-Encoding"] == "gzip"
+        assert r.headers["Vary"] == "Accept-Encoding, Accept-Language, Cookie"
+        assert r.headers["Cache-Control"] == "no-store"
+        assert r.cookies[COOKIE].value == "zh"
+        assert r.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "<h1>渠道状态</h1>" in gzip.decompress(raw).decode()
+    r, text = await _get(url, "/?lang=zh", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in r.headers
+    assert "<h1>渠道状态</h1>" in text

@@ -522,3 +522,37 @@ async def test_incidents_come_in_pages_that_miss_none(live: Running) -> None:
         status, _, doc = await live.get("/api/v1/incidents?" + bad)
         assert status == 400
         assert bad.split("=")[0] in doc["error"]
+
+
+async def test_callers_during_a_build_get_the_previous_snapshot(
+        live: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from monitor.server import status
+
+    service = StatusService(live.monitor)
+    old = await service.get()
+    release = threading.Event()
+    real = status.build_view
+
+    def slow(*args: Any) -> Any:
+        assert release.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(status, "build_view", slow)
+    service.max_age_seconds = 0.0  # the next caller starts a build and waits for it
+    starter = asyncio.create_task(service.get())
+    await asyncio.sleep(0.05)
+    assert not starter.done()
+    # Others meanwhile get the previous snapshot at once rather than queue behind it...
+    assert await asyncio.wait_for(service.get(), 5) is old
+    # ...unless it is too old to be shown at all.
+    service.max_stale_seconds = 0.0
+    late = asyncio.create_task(service.get())
+    await asyncio.sleep(0.05)
+    assert not late.done()
+    release.set()
+    new = await starter
+    assert new is not old
+    assert await late is new
+    assert service.builds == 2
