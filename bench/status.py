@@ -5,7 +5,7 @@ A monitor with ``--targets`` HTTP targets (default 10,000, over four channels, a
 loopback nginx) whose SQLite store already holds ``--history-hours`` of hourly results
 per target (so the uptime bars, SLOs and incidents read real rows) is started; once
 every target has a result, wrk sends ``--connections`` concurrent keep-alive requests for
-``--duration`` seconds to each path.  Reported per path: p50 and p99 latency,
+``--duration`` seconds to each path, plain and gzipped.  Reported per path: p50 and p99 latency,
 requests/s, the body size, and the monitor's CPU and peak RSS meanwhile.  The target is
 p99 < 200 ms.  ``/`` is measured only when it answers 200 with text/html (the page may
 not be there in an older checkout); otherwise the table says so.
@@ -84,9 +84,11 @@ def fill_history(db: Path, targets: int, hours: int, now: float) -> None:
         store.close()
 
 
-def fetch(url: str) -> tuple[int, str, bytes]:
+def fetch(url: str, encoding: str = "identity") -> tuple[int, str, bytes]:
+    """One GET; the body as sent (gzipped when ``encoding`` is gzip and it was)."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": encoding})
     try:
-        with urllib.request.urlopen(url, timeout=60) as r:
+        with urllib.request.urlopen(request, timeout=60) as r:
             return r.status, r.headers.get("Content-Type", ""), r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Content-Type", ""), e.read()
@@ -111,7 +113,8 @@ def latency_ms(text: str, label: str) -> float:
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
-def run_wrk(url: str, connections: int, seconds: int, pid: int) -> dict[str, float]:
+def run_wrk(url: str, connections: int, seconds: int, pid: int,
+            headers: tuple[str, ...] = ()) -> dict[str, float]:
     """wrk against ``url``; latency percentiles, throughput, CPU and peak RSS of ``pid``."""
     peak = rss_bytes(pid)
     done = threading.Event()
@@ -128,7 +131,8 @@ def run_wrk(url: str, connections: int, seconds: int, pid: int) -> dict[str, flo
     try:
         out = subprocess.run(
             [need("wrk"), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-             "--timeout", "10s", url], capture_output=True, text=True, check=True).stdout
+             "--timeout", "10s", *(a for h in headers for a in ("-H", h)), url],
+            capture_output=True, text=True, check=True).stdout
     finally:
         done.set()
         sampler.join()
@@ -167,17 +171,24 @@ def main() -> int:
             port = free_port()
             with omniwatch(work, config, port, args.tree) as pid:
                 wait_until_probed(port, timeout=900)
-                print("| path | body | p50 | p99 | requests/s | CPU (cores) | peak RSS |")
-                print("|---|---|---|---|---|---|---|")
-                for path in ("/api/v1/status", "/"):
+                print("| path | encoding | body | p50 | p99 | requests/s | CPU (cores) "
+                      "| peak RSS |")
+                print("|---|---|---|---|---|---|---|---|")
+                # Plain, as curl and scripts ask; gzip, as every browser (and Grafana's
+                # JSON data sources) ask.
+                for path, encoding in (("/api/v1/status", "identity"), ("/", "identity"),
+                                       ("/api/v1/status", "gzip"), ("/", "gzip")):
                     url = f"http://127.0.0.1:{port}{path}"
-                    status, ctype, body = fetch(url)
+                    status, ctype, body = fetch(url, encoding)
                     if status != 200 or not ctype.startswith(
                             "application/json" if path != "/" else "text/html"):
-                        print(f"| {path} | not measured: answered {status} {ctype} | | | | | |")
+                        print(f"| {path} | {encoding} | not measured: answered {status} "
+                              f"{ctype} | | | | | |")
                         continue
-                    r = run_wrk(url, args.connections, args.duration, pid)
-                    print(f"| {path} | {len(body) / MB:.2f} MB | {r['p50']:.1f} ms "
+                    r = run_wrk(url, args.connections, args.duration, pid,
+                                (f"Accept-Encoding: {encoding}",))
+                    print(f"| {path} | {encoding} | {len(body) / MB:.2f} MB "
+                          f"| {r['p50']:.1f} ms "
                           f"| {r['p99']:.1f} ms | {r['rps']:.0f} | {r['cpu']:.2f} "
                           f"| {r['peak'] / MB:.0f} MB |", flush=True)
         finally:
